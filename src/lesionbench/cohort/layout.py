@@ -1,0 +1,74 @@
+"""Names and folder rules of the MS-SEG 2016 distribution (and the centers it mirrors).
+
+Source: Commowick et al., Sci Rep 8:13650 (2018) and the 2016 distribution layout
+(``Training|Testing/Center_XX/Patient_YY/{Raw_Data,Preprocessed_Data,Masks}``), see
+``shared/docs/msseg2016-evaluation.md`` section 3. The synthetic cohort writes this layout and
+the importer reads it, so both use the names defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Modalities lesionbench knows, in sheet column order.
+MODALITIES: tuple[str, ...] = ("flair", "t1", "t2", "pd", "t1gd")
+
+#: File stems of the raw images in ``Raw_Data/`` per modality.
+RAW_STEMS: dict[str, str] = {
+    "flair": "3DFLAIR",
+    "t1": "3DT1",
+    "t2": "T2",
+    "pd": "DP",
+    "t1gd": "3DT1GADO",
+}
+
+#: File stems of the organisers' preprocessed images in ``Preprocessed_Data/``.
+PREPROCESSED_STEMS: dict[str, str] = {
+    "flair": "FLAIR_preprocessed",
+    "t1": "T1_preprocessed",
+    "t2": "T2_preprocessed",
+    "pd": "DP_preprocessed",
+    "t1gd": "GADO_preprocessed",
+}
+
+RATER_STEM = "ManualSegmentation_{rater}"
+CONSENSUS_STEM = "Consensus"
+BRAIN_MASK_STEM = "Brain_Mask"
+
+#: Split folder name -> split label used in sheets.
+SPLIT_DIRS: dict[str, str] = {"Training": "train", "Testing": "test"}
+
+
+@dataclass(frozen=True)
+class Center:
+    center: str
+    scanner: str
+    field_strength: float
+
+
+#: The four MS-SEG 2016 centers (center 03 appears only in the test split).
+MSSEG2016_CENTERS: dict[str, Center] = {
+    "01": Center("01", "Siemens Verio", 3.0),
+    "03": Center("03", "GE Discovery", 3.0),
+    "07": Center("07", "Siemens Aera", 1.5),
+    "08": Center("08", "Philips Ingenia", 3.0),
+}
+
+
+def case_id_for(split: str, center: str, patient: int | str) -> str:
+    """Case identifier for ``<Training|Testing>/Center_<center>/Patient_<patient>``.
+
+    Patient numbers restart in each split folder, so the split is part of the id:
+    ``case_id_for("train", "01", 3) == "c01_train_p03"``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    patient_txt = f"{int(patient):02d}" if str(patient).isdigit() else str(patient)
+    return f"c{center}_{split}_p{patient_txt}"
+
+
+def relative_case_dir(split: str, center: str, patient: int | str) -> str:
+    """Folder of a case relative to the dataset root, e.g. ``Training/Center_01/Patient_03``."""
+    split_dir = {v: k for k, v in SPLIT_DIRS.items()}[split]
+    patient_txt = f"{int(patient):02d}" if str(patient).isdigit() else str(patient)
+    return f"{split_dir}/Center_{center}/Patient_{patient_txt}"
