@@ -1,0 +1,247 @@
+"""The case sheet: one row per case, plus a long sheet of rater masks.
+
+``cases.tsv`` columns: ``case_id``, ``center``, ``scanner``, ``field_strength``, ``split``
+(``train`` | ``test``), one column per modality path (``flair``, ``t1``, ``t2``, ``pd``, optional
+``t1gd``), and optional ``brain_mask`` and ``consensus`` (a reference mask shipped with the data,
+e.g. MS-SEG's ``Consensus.nii.gz``). ``raters.tsv`` columns: ``case_id``, ``rater``, ``path``.
+
+Paths are relative to the dataset root (absolute paths are allowed when they stay inside it);
+a path that leaves the root is rejected. Modalities other than FLAIR may be empty for some cases;
+the run's ``required_modalities`` says which ones must be present.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import PathEscapeError, SheetError
+from .layout import MODALITIES
+
+CASE_COLUMNS: tuple[str, ...] = ("case_id", "center", "scanner", "field_strength", "split")
+OPTIONAL_PATH_COLUMNS: tuple[str, ...] = ("brain_mask", "consensus")
+PATH_COLUMNS: tuple[str, ...] = MODALITIES + OPTIONAL_PATH_COLUMNS
+RATER_COLUMNS: tuple[str, ...] = ("case_id", "rater", "path")
+SPLITS: frozenset[str] = frozenset({"train", "test"})
+
+
+@dataclass(frozen=True)
+class CaseSheet:
+    """The cohort: ``cases`` (one row per case, in sheet order) and ``raters`` (long format).
+
+    ``root`` is the folder that relative paths are resolved against (``None``: the current
+    directory). ``origin`` names where the sheet came from, for error messages.
+    """
+
+    cases: pd.DataFrame
+    raters: pd.DataFrame
+    root: Path | None = None
+    origin: str = "case sheet"
+
+    @property
+    def case_ids(self) -> list[str]:
+        return list(self.cases["case_id"])
+
+    def case(self, case_id: str) -> pd.Series:
+        rows = self.cases[self.cases["case_id"] == case_id]
+        if rows.empty:
+            raise SheetError(f"no such case in {self.origin}", case=case_id)
+        return rows.iloc[0]
+
+    def raters_of(self, case_id: str) -> list[tuple[str, str]]:
+        rows = self.raters[self.raters["case_id"] == case_id]
+        return list(zip(rows["rater"], rows["path"], strict=True))
+
+    def path(self, case_id: str, column: str) -> Path | None:
+        """Resolved path of ``column`` for a case, or ``None`` when the cell is empty."""
+        value = str(self.case(case_id).get(column, "") or "")
+        if not value:
+            return None
+        return resolve_path(self.root, value, case=case_id, what=column)
+
+    def rater_paths(self, case_id: str) -> dict[str, Path]:
+        return {
+            rater: resolve_path(self.root, value, case=case_id, what=f"rater {rater}")
+            for rater, value in self.raters_of(case_id)
+        }
+
+    def qc_inputs(self, case_id: str) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
+        """The case's images (by modality) and masks (raters, brain mask, consensus) for QC."""
+        images = {m: self.path(case_id, m) for m in MODALITIES}
+        masks: dict[str, Path | None] = dict(self.rater_paths(case_id))
+        for column in OPTIONAL_PATH_COLUMNS:
+            masks[column] = self.path(case_id, column)
+        return images, masks
+
+
+def resolve_path(root: Path | None, value: str, *, case: str | None = None, what: str = "path") -> Path:
+    """Join ``value`` to ``root`` and refuse results that leave ``root``.
+
+    The check is lexical (``..`` segments are folded) so that a dataset whose files are
+    symbolic links into another disk still works; what is refused is a sheet that names
+    files outside the dataset it claims to describe.
+    """
+    path = Path(value)
+    if root is None:
+        return path
+    root_abs = Path(os.path.normpath(Path(root).absolute()))
+    joined = Path(os.path.normpath(path if path.is_absolute() else root_abs / path))
+    if joined != root_abs and root_abs not in joined.parents:
+        raise PathEscapeError(f"{what} path {value!r} leaves the dataset root {root_abs}", case=case, path=joined)
+    return joined
+
+
+def _read_tsv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise SheetError("sheet file does not exist", path=path)
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SheetError(f"cannot be parsed as a tab-separated sheet ({exc})", path=path) from exc
+    return frame.apply(lambda col: col.str.strip())
+
+
+def read_case_sheet(
+    cases_path: str | Path,
+    raters_path: str | Path | None = None,
+    *,
+    root: str | Path | None = None,
+) -> CaseSheet:
+    """Read ``cases.tsv`` (and ``raters.tsv``) as strings; :func:`validate_case_sheet` checks them.
+
+    ``root`` defaults to the folder holding ``cases.tsv``.
+    """
+    cases_path = Path(cases_path)
+    cases = _read_tsv(cases_path)
+    if raters_path is not None:
+        raters = _read_tsv(Path(raters_path))
+    else:
+        raters = pd.DataFrame(columns=list(RATER_COLUMNS))
+    return CaseSheet(
+        cases=cases,
+        raters=raters,
+        root=Path(root) if root is not None else cases_path.parent,
+        origin=str(cases_path),
+    )
+
+
+def validate_case_sheet(
+    sheet: CaseSheet,
+    *,
+    required_modalities: Iterable[str] = ("flair",),
+    centers: Mapping[str, object] | None = None,
+    min_raters: int = 0,
+) -> CaseSheet:
+    """Check a sheet and return it normalised (all columns present, field strength as float).
+
+    Raises :class:`SheetError` naming the sheet and the case for: an empty sheet, missing
+    columns, a duplicate ``case_id``, an unknown split, a center not in ``centers`` (when
+    given and non-empty), a required modality left empty, a rater row for an unknown case,
+    a duplicate (case, rater), fewer than ``min_raters`` raters; and :class:`PathEscapeError`
+    for a path leaving the root.
+    """
+    origin = sheet.origin
+    cases = sheet.cases.copy().fillna("").astype(str)
+    if cases.empty or len(cases.columns) == 0:
+        raise SheetError("the case sheet has no cases", path=origin)
+    missing = [c for c in ("case_id", "split", "flair") if c not in cases.columns]
+    if missing:
+        raise SheetError(f"missing required column(s): {', '.join(missing)}", path=origin)
+    required = list(required_modalities)
+    unknown_mods = [m for m in required if m not in MODALITIES]
+    if unknown_mods:
+        raise SheetError(f"unknown modality name(s) required: {', '.join(unknown_mods)}", path=origin)
+    for column in CASE_COLUMNS + PATH_COLUMNS:
+        if column not in cases.columns:
+            cases[column] = ""
+    empty_ids = cases["case_id"] == ""
+    if empty_ids.any():
+        row = int(empty_ids.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header
+        raise SheetError(f"row {row} has an empty case_id", path=origin)
+    bad_chars = cases["case_id"].str.contains(r"[^A-Za-z0-9_.\-]", regex=True)
+    if bad_chars.any():
+        case = cases.loc[bad_chars, "case_id"].iloc[0]
+        raise SheetError("case_id may only contain letters, digits, '_', '-' and '.'", case=case, path=origin)
+    dup = cases["case_id"].duplicated(keep=False)
+    if dup.any():
+        case = cases.loc[dup, "case_id"].iloc[0]
+        raise SheetError(f"duplicate case_id ({int(dup.sum())} rows)", case=case, path=origin)
+    bad_split = ~cases["split"].isin(SPLITS)
+    if bad_split.any():
+        row = cases[bad_split].iloc[0]
+        raise SheetError(f"unknown split {row['split']!r} (expected 'train' or 'test')", case=row["case_id"], path=origin)
+    if centers:
+        known = {str(c) for c in centers}
+        bad_center = ~cases["center"].isin(known)
+        if bad_center.any():
+            row = cases[bad_center].iloc[0]
+            raise SheetError(
+                f"unknown center {row['center']!r} (known: {', '.join(sorted(known))})",
+                case=row["case_id"],
+                path=origin,
+            )
+    for modality in required:
+        empty = cases[modality] == ""
+        if empty.any():
+            case = cases.loc[empty, "case_id"].iloc[0]
+            raise SheetError(f"required modality {modality!r} has no path", case=case, path=origin)
+    strengths = pd.to_numeric(cases["field_strength"].replace("", "nan"), errors="coerce")
+    bad_strength = (cases["field_strength"] != "") & strengths.isna()
+    if bad_strength.any():
+        row = cases[bad_strength].iloc[0]
+        raise SheetError(f"field_strength {row['field_strength']!r} is not a number", case=row["case_id"], path=origin)
+    cases["field_strength"] = strengths
+    for _, row in cases.iterrows():
+        for column in PATH_COLUMNS:
+            if row[column]:
+                resolve_path(sheet.root, row[column], case=row["case_id"], what=column)
+
+    raters = sheet.raters.copy().fillna("").astype(str)
+    if raters.empty:
+        raters = pd.DataFrame(columns=list(RATER_COLUMNS))
+    missing_r = [c for c in RATER_COLUMNS if c not in raters.columns]
+    if missing_r:
+        raise SheetError(f"rater sheet is missing column(s): {', '.join(missing_r)}", path=origin)
+    unknown = ~raters["case_id"].isin(set(cases["case_id"]))
+    if unknown.any():
+        case = raters.loc[unknown, "case_id"].iloc[0]
+        raise SheetError("rater mask listed for a case that is not in the case sheet", case=case, path=origin)
+    dup_r = raters.duplicated(subset=["case_id", "rater"], keep=False)
+    if dup_r.any():
+        row = raters[dup_r].iloc[0]
+        raise SheetError(f"rater {row['rater']!r} listed twice", case=row["case_id"], path=origin)
+    for _, row in raters.iterrows():
+        resolve_path(sheet.root, row["path"], case=row["case_id"], what=f"rater {row['rater']}")
+    if min_raters:
+        counts = raters.groupby("case_id").size().reindex(cases["case_id"], fill_value=0)
+        few = counts[counts < min_raters]
+        if not few.empty:
+            raise SheetError(
+                f"has {int(few.iloc[0])} rater mask(s), at least {min_raters} required",
+                case=str(few.index[0]),
+                path=origin,
+            )
+    ordered = list(CASE_COLUMNS + PATH_COLUMNS) + [c for c in cases.columns if c not in CASE_COLUMNS + PATH_COLUMNS]
+    return CaseSheet(
+        cases=cases[ordered].reset_index(drop=True),
+        raters=raters[list(RATER_COLUMNS)].reset_index(drop=True),
+        root=sheet.root,
+        origin=origin,
+    )
+
+
+def write_case_sheet(sheet: CaseSheet, cases_path: str | Path, raters_path: str | Path) -> None:
+    """Write the two TSVs (folders created). Paths are written as stored in the sheet."""
+    for target in (Path(cases_path), Path(raters_path)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    cases = sheet.cases.copy()
+    if "field_strength" in cases:
+        cases["field_strength"] = cases["field_strength"].map(lambda v: "" if pd.isna(v) else f"{float(v):g}")
+    cases.to_csv(cases_path, sep="\t", index=False)
+    sheet.raters.to_csv(raters_path, sep="\t", index=False)

@@ -1,0 +1,52 @@
+"""Shared fixtures: small NIfTI volumes and dataset trees built on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
+
+
+def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray = AFFINE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.asarray(data), affine), str(path))
+    return path
+
+
+def small_image(seed: int = 0, shape: tuple[int, int, int] = (12, 10, 8)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(100.0, 10.0, size=shape).astype(np.float32)
+
+
+def small_mask(shape: tuple[int, int, int] = (12, 10, 8), offset: int = 0) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.uint8)
+    mask[3 + offset : 6 + offset, 3:6, 2:5] = 1
+    return mask
+
+
+def make_msseg_tree(root: Path, layout: dict[str, dict[str, int]], n_raters: int = 7, ext: str = ".nii.gz") -> Path:
+    """Build ``Training|Testing/Center_XX/Patient_YY`` with raw images and rater masks.
+
+    ``layout`` maps split folder -> {center: number of patients}.
+    """
+    for split_dir, centers in layout.items():
+        for center, n_patients in centers.items():
+            for patient in range(1, n_patients + 1):
+                case = root / split_dir / f"Center_{center}" / f"Patient_{patient:02d}"
+                for i, stem in enumerate(("3DFLAIR", "3DT1", "T2", "DP")):
+                    write_nifti(case / "Raw_Data" / f"{stem}{ext}", small_image(i))
+                for k in range(1, n_raters + 1):
+                    write_nifti(case / "Masks" / f"ManualSegmentation_{k}{ext}", small_mask(offset=k % 2))
+                write_nifti(case / "Masks" / f"Consensus{ext}", small_mask())
+    return root
+
+
+@pytest.fixture
+def msseg_tree(tmp_path: Path) -> Path:
+    return make_msseg_tree(
+        tmp_path / "msseg",
+        {"Training": {"01": 2, "07": 1, "08": 1}, "Testing": {"01": 1, "03": 2, "07": 1, "08": 1}},
+    )
