@@ -1,0 +1,24 @@
+"""Input QC of one case (lesionbench.qc): stop on the first problem, or record it."""
+
+from lesionbench.workflow_support import run_script
+
+
+def main(smk):
+    from lesionbench.qc import first_error, inspect_case, records_table
+
+    files = smk.params.files
+    records = inspect_case(
+        smk.wildcards.case,
+        files["images"],
+        files["masks"],
+        required=smk.params.required,
+        label_policy=smk.params.label_policy,
+        affine_tolerance_mm=float(smk.params.affine_tolerance_mm),
+    )
+    error = first_error(records)
+    if error is not None and smk.params.stop_on_failure:
+        raise error
+    records_table(records).to_csv(smk.output[0], sep="\t", index=False)
+
+
+run_script(snakemake, main)  # noqa: F821
