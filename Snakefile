@@ -13,9 +13,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cohort.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/consensus.smk"
+include: "workflow/rules/methods.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        final_targets(),
+        final_targets,

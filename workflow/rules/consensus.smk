@@ -1,0 +1,1 @@
+# consensus stage rules (being written; see the issue for this stage).

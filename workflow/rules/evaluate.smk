@@ -1,0 +1,1 @@
+# evaluate stage rules (being written; see the issue for this stage).

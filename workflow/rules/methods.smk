@@ -1,0 +1,1 @@
+# methods stage rules (being written; see the issue for this stage).

@@ -1,0 +1,1 @@
+# report stage rules (being written; see the issue for this stage).
