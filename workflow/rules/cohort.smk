@@ -125,3 +125,21 @@ checkpoint qc_inputs:
         runtime=5,
     script:
         "../scripts/qc_inputs.py"
+
+
+rule provenance:
+    output:
+        "results/provenance.json",
+    log:
+        "logs/provenance.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=2,
+    params:
+        config=config,
+        repo=workflow.basedir,
+    script:
+        "../scripts/provenance.py"

@@ -76,7 +76,11 @@ def analysis_cases(split=None):
 
 # The final outputs of the workflow (default target). Each stage's file of rules appends to it
 # plain paths, or functions without arguments (called lazily, so they may read checkpoints).
-FINAL_TARGETS = ["results/qc/inputs.tsv", "results/cohort/cases.tsv"]
+FINAL_TARGETS = [
+    "results/qc/inputs.tsv",
+    "results/cohort/cases.tsv",
+    "results/provenance.json",
+]
 if SYNTHETIC:
     FINAL_TARGETS.append("results/figures/cohort_overview.png")
 
