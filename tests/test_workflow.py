@@ -50,13 +50,17 @@ def test_default_config_dry_run_prints_dag():
 
 @pytest.mark.slow
 def test_imported_msseg_tree_runs_qc(tmp_path, tree):
-    result = snakemake(tmp_path / "run", {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}})
+    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"mask": "none"}}
+    result = snakemake(tmp_path / "run", config, "results/qc/inputs.tsv", "results/consensus/rater_performance.tsv")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "run/results/qc/inputs.tsv", sep="\t")
     assert set(table["case_id"]) == {"c01_train_p01", "c07_train_p01", "c03_test_p01", "c08_test_p01"}
     assert (table.loc[table.status != "absent", "status"] == "ok").all()
     cases = pd.read_csv(tmp_path / "run/results/cohort/cases.tsv", sep="\t", dtype=str)
     assert sorted(cases["split"]) == ["test", "test", "train", "train"]
+    raters = pd.read_csv(tmp_path / "run/results/consensus/rater_performance.tsv", sep="\t")
+    assert len(raters) == 4 * 3 * 3  # cases x raters x fusion methods
+    assert set(raters["method"]) == {"staple", "lop-staple", "majority"}
 
 
 @pytest.mark.slow
@@ -65,11 +69,11 @@ def test_failing_case_stops_or_is_excluded(tmp_path, tree):
     img = nib.load(str(bad))
     nib.save(nib.Nifti1Image(np.asarray(img.dataobj) * 3, img.affine), str(bad))
     config = {"dataset": {"source": "msseg2016", "root": str(tree)}}
-    stopped = snakemake(tmp_path / "stop", config)
+    stopped = snakemake(tmp_path / "stop", config, "results/qc/inputs.tsv")
     assert stopped.returncode != 0
     assert f"case c08_test_p01, file {bad}: mask is not binary" in stopped.stderr
     config["qc"] = {"on_failure": "exclude"}
-    excluded = snakemake(tmp_path / "exclude", config)
+    excluded = snakemake(tmp_path / "exclude", config, "results/qc/inputs.tsv")
     assert excluded.returncode == 0, excluded.stderr
     listed = pd.read_csv(tmp_path / "exclude/results/qc/excluded.tsv", sep="\t")
     assert list(listed["case_id"]) == ["c08_test_p01"] and str(bad) in listed.loc[0, "problem"]

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from .errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
 
@@ -610,3 +611,101 @@ def leave_one_out_performance(votes: np.ndarray, method: str, **kwargs: object) 
         dice=np.concatenate([r.dice for r in rows]),
         volume_voxels=np.concatenate([r.volume_voxels for r in rows]),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables for the workflow
+
+
+def performance_table(
+    result: ConsensusResult,
+    names: Sequence[str],
+    votes: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    voxel_ml: float = 0.001,
+    loo: Sequence[ConsensusResult] | None = None,
+) -> pd.DataFrame:
+    """One row per rater: the method's estimated sensitivity/specificity, the rater's Dice to
+    the binary consensus, its lesion volume, and (with ``loo``) its Dice and sensitivity against
+    the fusion of the other raters (leave-one-rater-out)."""
+    binary = result.binary()
+    agreement = rater_performance(votes, binary, mask=mask)
+    frame = pd.DataFrame(
+        {
+            "rater": list(names),
+            "estimated_sensitivity": result.sensitivity,
+            "estimated_specificity": result.specificity,
+            "dice_to_consensus": agreement.dice,
+            "volume_ml": agreement.volume_voxels * voxel_ml,
+        }
+    )
+    if loo is not None:
+        rows = [rater_performance(votes[k : k + 1], loo[k].binary(), mask=mask) for k in range(len(names))]
+        frame["loo_dice"] = [float(r.dice[0]) for r in rows]
+        frame["loo_sensitivity"] = [float(r.sensitivity[0]) for r in rows]
+    frame["method"] = result.method
+    frame["iterations"] = result.iterations
+    frame["converged"] = result.converged
+    frame["prior"] = result.prior
+    frame["consensus_volume_ml"] = float(np.count_nonzero(binary)) * voxel_ml
+    return frame
+
+
+def truth_agreement(
+    votes: np.ndarray,
+    names: Sequence[str],
+    fusions: dict[str, np.ndarray],
+    truth: np.ndarray,
+    *,
+    estimated_sensitivity: dict[str, Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """Validation against a known truth (synthetic cohorts): one row per rater and per fusion
+    with its Dice, sensitivity and specificity to the truth; raters also carry each fusion
+    method's estimate of their sensitivity (``estimated_sensitivity[method][k]``)."""
+    rows = []
+    raters = rater_performance(votes, truth)
+    for k, name in enumerate(names):
+        row = {
+            "entry": name,
+            "kind": "rater",
+            "dice_to_truth": float(raters.dice[k]),
+            "true_sensitivity": float(raters.sensitivity[k]),
+            "true_specificity": float(raters.specificity[k]),
+        }
+        for method, values in (estimated_sensitivity or {}).items():
+            row[f"estimated_sensitivity_{method}"] = float(values[k])
+        rows.append(row)
+    for method, fused in fusions.items():
+        perf = rater_performance(np.asarray(fused, dtype=bool)[None], truth)
+        rows.append(
+            {
+                "entry": f"consensus_{method}",
+                "kind": "consensus",
+                "dice_to_truth": float(perf.dice[0]),
+                "true_sensitivity": float(perf.sensitivity[0]),
+                "true_specificity": float(perf.specificity[0]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize_validation(validation: pd.DataFrame) -> pd.DataFrame:
+    """Cohort summary of :func:`truth_agreement` rows: mean Dice to truth of each consensus, of
+    the median rater and of each rater, and the mean absolute error of each method's rater
+    sensitivity estimates. One row per entry (consensus methods first)."""
+    per_entry = validation.groupby(["kind", "entry"], sort=False)["dice_to_truth"].mean().reset_index()
+    per_case_median = validation[validation["kind"] == "rater"].groupby("case_id")["dice_to_truth"].median().mean()
+    rows = [
+        {"entry": "median rater", "kind": "rater", "mean_dice_to_truth": float(per_case_median)},
+    ]
+    for _, row in per_entry.iterrows():
+        rows.append({"entry": row["entry"], "kind": row["kind"], "mean_dice_to_truth": float(row["dice_to_truth"])})
+    summary = pd.DataFrame(rows)
+    raters = validation[validation["kind"] == "rater"]
+    for column in [c for c in validation.columns if c.startswith("estimated_sensitivity_")]:
+        method = column.removeprefix("estimated_sensitivity_")
+        error = (raters[column] - raters["true_sensitivity"]).abs().mean()
+        summary.loc[summary["entry"] == f"consensus_{method}", "sensitivity_estimate_mae"] = float(error)
+    order = {"consensus": 0, "rater": 1}
+    return summary.sort_values(by="kind", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)

@@ -1,4 +1,6 @@
 # Shared helpers for the rules: config validation, the parse-time cohort, input functions.
+from pathlib import Path
+
 import pandas as pd
 from snakemake.utils import validate
 
@@ -17,10 +19,27 @@ if not SHEET.raters.empty:
 CASES = SHEET.case_ids
 SYNTHETIC = config["dataset"]["source"] == "synthetic"
 N_RATERS = int(config["synthetic"]["raters"])
+SYNTH_ROOT_PATH = Path(SYNTHETIC_ROOT)
+SYNTH_FILES = {}
+if SYNTHETIC:
+    from lesionbench.synth import case_files, plan_cohort
+
+    SYNTH_FILES = {
+        plan.case_id: case_files(plan, N_RATERS)
+        for plan in plan_cohort(
+            config["synthetic"]["preset"], int(config["synthetic"]["seed"]), N_RATERS
+        )
+    }
+
+
+CONSENSUS_METHODS = list(config["consensus"]["methods"])
+if config["consensus"]["reference"] not in CONSENSUS_METHODS:
+    CONSENSUS_METHODS.append(config["consensus"]["reference"])
 
 
 wildcard_constraints:
     case="|".join(CASES),
+    fusion="|".join(CONSENSUS_METHODS),
     case_dir=r"(Training|Testing)/Center_\d+/Patient_\d+",
 
 
@@ -46,6 +65,67 @@ def qc_params(wildcards):
         "images": {m: (str(p) if p is not None else None) for m, p in images.items()},
         "masks": {r: (str(p) if p is not None else None) for r, p in masks.items()},
     }
+
+
+def case_rater_names(wildcards):
+    return [rater for rater, _ in SHEET.raters_of(wildcards.case)]
+
+
+def case_rater_paths(wildcards):
+    return [str(p) for p in SHEET.rater_paths(wildcards.case).values()]
+
+
+def brain_mask_path(case):
+    """The brain mask on the case's FLAIR grid, from preprocessing."""
+    return f"results/preprocessed/{case}/brain_mask.nii.gz"
+
+
+def consensus_inputs(wildcards):
+    inputs = {
+        "flair": case_images(wildcards)["flair"],
+        "raters": case_rater_paths(wildcards),
+    }
+    if config["consensus"]["mask"] == "brain":
+        inputs["brain_mask"] = brain_mask_path(wildcards.case)
+    return inputs
+
+
+def truth_file(key):
+    """Input function: a file of the synthetic cohort's truth for the case (see lesionbench.synth)."""
+
+    def truth_path(wildcards):
+        return str(SYNTH_ROOT_PATH / SYNTH_FILES[wildcards.case][key])
+
+    return truth_path
+
+
+def consensus_table_inputs(wildcards):
+    cases = analysis_cases()
+    inputs = {
+        "tables": expand(
+            "results/consensus/{case}/{fusion}_raters.tsv",
+            case=cases,
+            fusion=CONSENSUS_METHODS,
+        )
+    }
+    if SYNTHETIC:
+        inputs["validation"] = expand(
+            "results/consensus/validation/{case}.tsv", case=cases
+        )
+    return inputs
+
+
+def consensus_table_outputs(wildcards=None):
+    outputs = {"performance": "results/consensus/rater_performance.tsv"}
+    if SYNTHETIC:
+        outputs["validation"] = "results/consensus/validation.tsv"
+        outputs["summary"] = "results/consensus/validation_summary.tsv"
+    return outputs
+
+
+def reference_mask(case):
+    """The consensus used as ground truth for training and ranking (consensus.reference)."""
+    return f"results/consensus/{case}/{config['consensus']['reference']}.nii.gz"
 
 
 def synthetic_case_files():
@@ -83,11 +163,14 @@ FINAL_TARGETS = [
 ]
 if SYNTHETIC:
     FINAL_TARGETS.append("results/figures/cohort_overview.png")
+FINAL_TARGETS.append(consensus_table_outputs)
 
 
 def final_targets(wildcards):
     targets = []
     for target in FINAL_TARGETS:
         produced = target() if callable(target) else target
+        if isinstance(produced, dict):
+            produced = list(produced.values())
         targets += [produced] if isinstance(produced, str) else list(produced)
     return targets

@@ -1,1 +1,73 @@
-# consensus stage rules (being written; see the issue for this stage).
+# Consensus ground truth from the raters (lesionbench.consensus): per case and fusion method,
+# the binary consensus, posterior, rater performance and leave-one-rater-out fusions.
+
+
+rule consensus_case:
+    input:
+        unpack(consensus_inputs),
+    output:
+        mask="results/consensus/{case}/{fusion}.nii.gz",
+        posterior="results/consensus/{case}/{fusion}_posterior.nii.gz",
+        table="results/consensus/{case}/{fusion}_raters.tsv",
+        loo=directory("results/consensus/{case}/loo_{fusion}"),
+    log:
+        "logs/consensus_case/{case}_{fusion}.log",
+    benchmark:
+        "benchmarks/results/consensus_case/{case}_{fusion}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        raters=case_rater_names,
+        threshold=config["consensus"]["threshold"],
+        majority_threshold=config["consensus"]["majority_threshold"],
+        label_policy=config["qc"]["label_policy"],
+    script:
+        "../scripts/consensus_case.py"
+
+
+rule consensus_validation_case:
+    input:
+        truth=truth_file("truth_lesions"),
+        raters=case_rater_paths,
+        fusions=expand(
+            "results/consensus/{{case}}/{fusion}.nii.gz", fusion=CONSENSUS_METHODS
+        ),
+        tables=expand(
+            "results/consensus/{{case}}/{fusion}_raters.tsv", fusion=CONSENSUS_METHODS
+        ),
+    output:
+        "results/consensus/validation/{case}.tsv",
+    log:
+        "logs/consensus_validation_case/{case}.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        raters=case_rater_names,
+        fusions=CONSENSUS_METHODS,
+    script:
+        "../scripts/consensus_validation_case.py"
+
+
+rule consensus_tables:
+    input:
+        unpack(consensus_table_inputs),
+    output:
+        **consensus_table_outputs(),
+    log:
+        "logs/consensus_tables.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/consensus_tables.py"
