@@ -128,6 +128,57 @@ def reference_mask(case):
     return f"results/consensus/{case}/{config['consensus']['reference']}.nii.gz"
 
 
+def case_center(wildcards):
+    return str(SHEET.case(wildcards.case)["center"])
+
+
+def case_split(wildcards):
+    return str(SHEET.case(wildcards.case)["split"])
+
+
+TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])
+
+
+def case_seen_center(wildcards):
+    """False for a center with no training case (MS-SEG 2016: center 03)."""
+    return case_center(wildcards) in TRAIN_CENTERS
+
+
+def evaluated_entries():
+    """(name, kind) of every segmentation entry scored on test cases: methods and ensembles."""
+    return [
+        (m["name"], "ensemble" if m.get("kind") == "ensemble" else "method")
+        for m in config.get("methods", [])
+    ]
+
+
+def evaluation_entries(wildcards):
+    if case_split(wildcards) != "test":
+        return []
+    return evaluated_entries()
+
+
+def evaluation_inputs(wildcards):
+    case = wildcards.case
+    inputs = {
+        "flair": case_images(wildcards)["flair"],
+        "raters": case_rater_paths(wildcards),
+        "reference": reference_mask(case),
+        "loo": f"results/consensus/{case}/loo_{config['consensus']['reference']}",
+        "predictions": [
+            f"results/predictions/{name}/{case}"
+            for name, _ in evaluation_entries(wildcards)
+        ],
+    }
+    if SYNTHETIC:
+        inputs["truth"] = truth_file("truth_lesions")(wildcards)
+    return inputs
+
+
+def metrics_case_tables(wildcards):
+    return expand("results/metrics/cases/{case}.tsv", case=analysis_cases())
+
+
 def synthetic_case_files():
     """Every file the synthetic cohort generator writes (MS-SEG layout), for the import rule."""
     files = []
@@ -164,6 +215,7 @@ FINAL_TARGETS = [
 if SYNTHETIC:
     FINAL_TARGETS.append("results/figures/cohort_overview.png")
 FINAL_TARGETS.append(consensus_table_outputs)
+FINAL_TARGETS.append("results/metrics/metrics.tsv")
 
 
 def final_targets(wildcards):

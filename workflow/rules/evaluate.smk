@@ -1,1 +1,47 @@
-# evaluate stage rules (being written; see the issue for this stage).
+# Metrics (lesionbench.metrics via lesionbench.evaluation): per case, every entry (method,
+# ensemble, rater) against every reference, then the long results table.
+
+
+rule evaluate_case:
+    input:
+        unpack(evaluation_inputs),
+    output:
+        "results/metrics/cases/{case}.tsv",
+    log:
+        "logs/evaluate_case/{case}.log",
+    benchmark:
+        "benchmarks/results/evaluate_case/{case}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    params:
+        center=case_center,
+        split=case_split,
+        seen_center=case_seen_center,
+        raters=case_rater_names,
+        entries=evaluation_entries,
+        reference=config["consensus"]["reference"],
+        label_policy=config["qc"]["label_policy"],
+        metric_parameters=config["metrics"],
+    script:
+        "../scripts/evaluate_case.py"
+
+
+rule metrics_table:
+    input:
+        metrics_case_tables,
+    output:
+        "results/metrics/metrics.tsv",
+    log:
+        "logs/metrics_table.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../scripts/metrics_table.py"
