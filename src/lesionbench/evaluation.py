@@ -29,7 +29,8 @@ SIZE_BINS_MM3: tuple[tuple[float, float], ...] = ((3.0, 10.0), (10.0, 50.0), (50
 
 
 def size_bin_label(low: float, high: float) -> str:
-    return f"{low:g}-{high:g}mm3" if math.isfinite(high) else f">{low:g}mm3"
+    """Same labels as :func:`lesionbench.ranking.strata.lesion_size_bin_labels` (``3-10mm3``, ``>=500mm3``)."""
+    return f"{low:g}-{high:g}mm3" if math.isfinite(high) else f">={low:g}mm3"
 
 
 @dataclass(frozen=True)

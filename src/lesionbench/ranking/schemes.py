@@ -1,0 +1,276 @@
+"""challengeR's ranking schemes on entries x cases arrays (Wiesenfarth et al., Sci Rep 11:2369, 2021).
+
+Every scheme works on a *loss* array of shape ``(..., K, N)`` (K entries, N cases, any
+leading batch axes, e.g. bootstrap samples), where smaller is better: a higher-better
+metric is negated, a signed error is taken in absolute value (:func:`to_loss`). Ranks are
+1 = best with ties ``"min"`` (aggregates equal to 10 decimals are ties) (R ``rank(ties.method="min")`` = ``scipy.stats.rankdata(method="min")``).
+
+Missing values (NaN) follow challengeR's ``na.treat`` (:func:`apply_na_treat`):
+
+- ``"worst"`` (default): substitute the metric's worst value (:class:`~.table.MetricSpec`
+  ``worst``, or the worst observed value if that is worse or ``worst`` is None). Our only
+  deviation from a plain numeric ``na.treat``: a missing result never scores better than an
+  observed one.
+- a number: substitute that value (in metric units), exactly challengeR's numeric ``na.treat``.
+- ``"na.rm"``: drop the missing cell (aggregates over the remaining cases; per-case ranks
+  among the entries present; tests on the cases common to both entries).
+- ``"last"``: rank missing last, challengeR's ``rankNA2``: a missing cell gets rank
+  ``max(rank) + 1`` in its case (rank-then-aggregate); an entry whose aggregate is missing
+  (any missing case) gets the rank after the worst ranked one (aggregate-then-rank). Not
+  defined for test-then-rank (challengeR requires ``na.treat`` there).
+
+Schemes (challengeR ``R/rankingMethods.R``):
+
+- aggregate-then-rank (``aggregateThenRank``): aggregate each entry's loss over cases
+  (mean or median), rank the aggregates.
+- rank-then-aggregate (``rankThenAggregate``): rank the entries within each case, aggregate
+  the ranks (mean or median), rank the aggregated ranks.
+- test-then-rank (``testThenRank``): see :mod:`.significance`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from ..errors import ConfigError
+from .table import MetricSpec, TaskMatrix
+
+NaTreat = str | float
+Aggregate = Literal["mean", "median"]
+SchemeKind = Literal["aggregate-then-rank", "rank-then-aggregate", "test-then-rank"]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A ranking scheme: its kind, aggregate (``mean``/``median``), and the test settings."""
+
+    kind: SchemeKind
+    aggregate: Aggregate = "mean"
+    alpha: float = 0.05
+    p_adjust: Literal["none", "holm"] = "none"
+
+    @property
+    def name(self) -> str:
+        if self.kind == "aggregate-then-rank":
+            return f"{self.aggregate}-then-rank"
+        if self.kind == "rank-then-aggregate":
+            return f"rank-then-{self.aggregate}"
+        return "test-then-rank" + ("" if self.p_adjust == "none" else f"-{self.p_adjust}")
+
+
+#: Named schemes: the five of challengeR's ``methodsplot`` (``R/methodsplot.R``) + Holm.
+SCHEMES: dict[str, Scheme] = {
+    "mean-then-rank": Scheme("aggregate-then-rank", "mean"),
+    "median-then-rank": Scheme("aggregate-then-rank", "median"),
+    "rank-then-mean": Scheme("rank-then-aggregate", "mean"),
+    "rank-then-median": Scheme("rank-then-aggregate", "median"),
+    "test-then-rank": Scheme("test-then-rank"),
+    "test-then-rank-holm": Scheme("test-then-rank", p_adjust="holm"),
+}
+#: The line plot across schemes uses these (challengeR ``methodsplot``).
+METHODSPLOT_SCHEMES: tuple[str, ...] = ("test-then-rank", "mean-then-rank", "median-then-rank", "rank-then-mean", "rank-then-median")
+
+
+def get_scheme(scheme: str | Scheme) -> Scheme:
+    if isinstance(scheme, Scheme):
+        return scheme
+    try:
+        return SCHEMES[scheme]
+    except KeyError:
+        raise ConfigError(f"unknown ranking scheme {scheme!r}; choose from {', '.join(SCHEMES)}") from None
+
+
+def to_loss(values: np.ndarray, spec: MetricSpec) -> np.ndarray:
+    """Metric values -> loss (smaller better), NaN kept."""
+    values = np.asarray(values, dtype=float)
+    if spec.rank_absolute:
+        values = np.abs(values)
+    return -values if spec.higher_is_better else values
+
+
+def worst_loss(values: np.ndarray, spec: MetricSpec) -> float:
+    """Loss substituted under ``na_treat="worst"``: the spec's worst, or the worst observed if worse."""
+    loss = to_loss(values, spec)
+    observed = np.nanmax(loss) if np.isfinite(loss).any() else -np.inf
+    if spec.worst is None:
+        if not np.isfinite(observed):
+            raise ConfigError("na_treat='worst' needs a MetricSpec.worst when no value is observed")
+        return float(observed)
+    return float(max(to_loss(np.array([spec.worst]), spec)[0], observed))
+
+
+def check_na_treat(na_treat: NaTreat) -> None:
+    if isinstance(na_treat, (int, float)) and not isinstance(na_treat, bool):
+        if not np.isfinite(na_treat):
+            raise ConfigError(f"na_treat number must be finite, got {na_treat}")
+        return
+    if na_treat not in ("worst", "na.rm", "last"):
+        raise ConfigError(f"na_treat must be 'worst', 'na.rm', 'last' or a number, got {na_treat!r}")
+
+
+def apply_na_treat(values: np.ndarray, spec: MetricSpec, na_treat: NaTreat = "worst") -> np.ndarray:
+    """Loss array with missing cells substituted (``worst``/number) or left NaN (``na.rm``/``last``)."""
+    check_na_treat(na_treat)
+    loss = to_loss(values, spec)
+    if na_treat in ("na.rm", "last") or not np.isnan(loss).any():
+        return loss
+    if na_treat == "worst":
+        fill = worst_loss(values, spec)
+    else:
+        fill = float(to_loss(np.array([float(na_treat)]), spec)[0])
+    return np.where(np.isnan(loss), fill, loss)
+
+
+def rank_min(loss: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Ranks along ``axis`` (1 = smallest loss), ties ``"min"``, NaN ranked last as challengeR's
+    ``rankNA2``: every NaN gets ``max(rank of the non-NaN) + 1`` (1 if all are NaN)."""
+    loss = np.asarray(loss, dtype=float)
+    nan = np.isnan(loss)
+    if not nan.any():
+        return stats.rankdata(loss, method="min", axis=axis)
+    ranks = stats.rankdata(loss, method="min", axis=axis, nan_policy="omit")
+    top = np.nanmax(np.where(nan, 0.0, ranks), axis=axis, keepdims=True)
+    return np.where(nan, top + 1.0, ranks)
+
+
+@contextmanager
+def _quiet_nan_warnings():
+    """Silence "Mean of empty slice": an all-missing entry is a legitimate NaN aggregate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+#: Aggregates are rounded to this many decimals before ranking: summing the same values in
+#: another order (0.8+0.6+0.7+0.5 vs 0.6+0.6+0.9+0.5) must not break a tie by one ulp.
+TIE_DECIMALS = 10
+
+
+def _aggregate(x: np.ndarray, how: Aggregate, *, skip_nan: bool) -> np.ndarray:
+    if how == "mean":
+        return np.round(np.nanmean(x, axis=-1) if skip_nan else np.mean(x, axis=-1), TIE_DECIMALS)
+    if how == "median":
+        return np.round(np.nanmedian(x, axis=-1) if skip_nan else np.median(x, axis=-1), TIE_DECIMALS)
+    raise ConfigError(f"aggregate must be 'mean' or 'median', got {how!r}")
+
+
+def aggregate_then_rank(loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray]:
+    """(aggregated loss ``(..., K)``, ranks ``(..., K)``) of a prepared loss array ``(..., K, N)``.
+
+    With ``na.rm`` missing cells are skipped; with ``last`` any missing cell makes the
+    aggregate NaN and the entry is ranked after all others.
+    """
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        agg = _aggregate(loss, aggregate, skip_nan=(na_treat == "na.rm"))
+    return agg, rank_min(agg, axis=-1)
+
+
+def rank_then_aggregate(loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray]:
+    """(aggregated per-case ranks ``(..., K)``, final ranks ``(..., K)``).
+
+    Per-case ranks over entries (axis -2) with ties min; a missing cell gets ``max+1`` under
+    ``last`` (``rankNA2``) and is skipped under ``na.rm``.
+    """
+    if na_treat == "na.rm" and np.isnan(loss).any():
+        per_case = stats.rankdata(loss, method="min", axis=-2, nan_policy="omit")
+    else:
+        per_case = rank_min(loss, axis=-2)
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        agg = _aggregate(per_case, aggregate, skip_nan=True)
+    return agg, rank_min(agg, axis=-1)
+
+
+def per_case_ranks(loss: np.ndarray) -> np.ndarray:
+    """Ranks of the entries within each case (axis -2), ties min, NaN last (rankNA2)."""
+    return rank_min(loss, axis=-2)
+
+
+@dataclass(frozen=True)
+class TaskRanking:
+    """A ranking of one task: per entry its score and rank (1 = best, ties min).
+
+    ``score`` is in the scheme's own units: the aggregated *metric value* for
+    aggregate-then-rank (sign restored), the aggregated rank for rank-then-aggregate, the
+    fraction of other entries beaten significantly for test-then-rank.
+    """
+
+    task: TaskMatrix
+    scheme: Scheme
+    na_treat: NaTreat
+    score: np.ndarray
+    rank: np.ndarray
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return self.task.entries
+
+    def to_frame(self):
+        import pandas as pd
+
+        df = pd.DataFrame(
+            {
+                "metric": self.task.metric,
+                "reference": self.task.reference,
+                "scheme": self.scheme.name,
+                "entry": list(self.entries),
+                "score": self.score,
+                "rank": self.rank.astype(int),
+                "n_cases": len(self.task.cases),
+                "n_missing": np.isnan(self.task.values).sum(axis=1),
+            }
+        )
+        return df.sort_values(["rank", "entry"], kind="stable").reset_index(drop=True)
+
+
+def rank_loss(loss: np.ndarray, scheme: Scheme, na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Run ``scheme`` on a prepared loss array ``(..., K, N)``: (score, rank, extra)."""
+    if scheme.kind == "aggregate-then-rank":
+        agg, ranks = aggregate_then_rank(loss, scheme.aggregate, na_treat)
+        return agg, ranks, {}
+    if scheme.kind == "rank-then-aggregate":
+        agg, ranks = rank_then_aggregate(loss, scheme.aggregate, na_treat)
+        return agg, ranks, {}
+    if scheme.kind == "test-then-rank":
+        from .significance import test_then_rank_loss
+
+        res = test_then_rank_loss(loss, alpha=scheme.alpha, p_adjust=scheme.p_adjust, na_treat=na_treat)
+        return res.score, res.rank, {"p_adjusted": res.p_adjusted, "significant": res.significant}
+    raise ConfigError(f"unknown scheme kind {scheme.kind!r}")
+
+
+def rank_task(task: TaskMatrix, scheme: str | Scheme = "mean-then-rank", na_treat: NaTreat = "worst") -> TaskRanking:
+    """Rank the entries of one :class:`~.table.TaskMatrix` with a named or given scheme."""
+    scheme = get_scheme(scheme)
+    loss = apply_na_treat(task.values, task.spec, na_treat)
+    score, ranks, extra = rank_loss(loss, scheme, na_treat)
+    if scheme.kind == "aggregate-then-rank":
+        # Report the aggregate in metric units, not as a loss.
+        score = -score if task.spec.higher_is_better else score
+    return TaskRanking(task=task, scheme=scheme, na_treat=na_treat, score=score, rank=ranks, extra=extra)
+
+
+def consensus_ranking(ranks: Mapping[str, Mapping[str, float]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Consensus over tasks, challengeR ``consensus(method="euclidean")``: mean rank across
+    tasks, then ranks of the means (ties min).
+
+    ``ranks`` maps task -> {entry: rank}; an entry absent from a task is an error (every
+    task ranks every entry after missing-value treatment). Returns (entries, mean rank, rank).
+    """
+    tasks = list(ranks)
+    if not tasks:
+        raise ConfigError("consensus ranking needs at least one task")
+    entries = sorted(ranks[tasks[0]])
+    for t in tasks[1:]:
+        if sorted(ranks[t]) != entries:
+            raise ConfigError(f"task {t!r} ranks entries {sorted(ranks[t])}, task {tasks[0]!r} ranks {entries}")
+    table = np.array([[float(ranks[t][e]) for t in tasks] for e in entries])
+    mean = table.mean(axis=1)
+    return entries, mean, rank_min(np.round(mean, TIE_DECIMALS))
