@@ -69,49 +69,23 @@ def _pick_reference(table: pd.DataFrame, requested: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .ranking import analyse, analysis_tables, leaderboard_markdown, msseg_leaderboard, read_metrics_table
-    from .ranking.strata import leaderboard_by_stratum
+    from .ranking import read_metrics_table
+    from .ranking.pipeline import RankingOptions, run_ranking
 
     table = read_metrics_table(args.metrics_table)
-    reference = _pick_reference(table, args.reference)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    board_kw = dict(reference=reference, metrics=args.metrics, weights=args.weights, na_treat=args.na_treat, rater_reference=args.rater_reference)
-    board = msseg_leaderboard(table, **board_kw)
-    board.to_csv(out / "leaderboard.tsv", sep="\t", index=False, na_rep="NaN")
-    (out / "leaderboard.md").write_text(leaderboard_markdown(board, title=f"Leaderboard (reference {reference})"))
-    rng = np.random.default_rng(args.seed)
-    analysis = analyse(table, reference=reference, metrics=args.analysis_metrics or args.metrics, scheme=args.scheme,
-                       na_treat=args.na_treat, n_boot=args.bootstrap, rng=rng if args.bootstrap > 0 else None)
-    for name, df in analysis_tables(analysis).items():
-        df.to_csv(out / f"{name}.tsv", sep="\t", index=False, na_rep="NaN")
-    for stratum in args.strata:
-        try:
-            leaderboard_by_stratum(table, stratum, **board_kw).to_csv(out / f"leaderboard_by_{stratum}.tsv", sep="\t", index=False, na_rep="NaN")
-        except ConfigError as exc:
-            print(f"lesionbench rank: stratum {stratum} skipped: {exc}")
-    if args.figures:
-        _figures(table, analysis, reference, args, out / "figures", np.random.default_rng(args.seed))
-    print(f"lesionbench rank: {len(board)} entries, reference {reference}, written to {out}")
+    options = RankingOptions(
+        reference=_pick_reference(table, args.reference),
+        rater_reference=args.rater_reference,
+        metrics=tuple(args.metrics),
+        weights=tuple(args.weights) if args.weights else None,
+        analysis_metrics=tuple(args.analysis_metrics or args.metrics),
+        scheme=args.scheme,
+        na_treat=args.na_treat,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        strata=tuple(args.strata),
+        figures=args.figures,
+    )
+    board = run_ranking(table, args.out, options)
+    print(f"lesionbench rank: {len(board)} entries, reference {options.reference}, written to {args.out}")
     return 0
-
-
-def _figures(table, analysis, reference, args, fig_dir: Path, rng: np.random.Generator) -> None:
-    from .ranking import figures as fg
-
-    palette = fg.method_palette(table["entry"])
-    for m, ranking in analysis.rankings.items():
-        order = list(ranking.to_frame()["entry"])
-        fg.dot_boxplot(table, fig_dir / f"dot_boxplot_{m}.png", metric=m, reference=reference, palette=palette, order=order)
-        fg.podium_plot(analysis.tasks[m], fig_dir / f"podium_{m}.png", palette=palette, rng=rng)
-        fg.ranking_heatmap(analysis.tasks[m], fig_dir / f"ranking_heatmap_{m}.png", order=order)
-        fg.significance_map(analysis.tasks[m], analysis.significance[m], ranking.rank, fig_dir / f"significance_map_{m}.png")
-        fg.metric_vs_lesion_load(table, fig_dir / f"vs_lesion_load_{m}.png", metric=m, reference=reference, palette=palette)
-        fg.center_heatmap(table, fig_dir / f"center_heatmap_{m}.png", metric=m, reference=reference)
-        fg.methods_vs_raters(table, fig_dir / f"methods_vs_raters_{m}.png", metric=m, reference=reference, palette=palette,
-                             rater_reference=args.rater_reference or ("loo" if "loo" in set(table["reference"]) else reference))
-        if m in analysis.bootstraps:
-            fg.bootstrap_blob_plot(analysis.bootstraps[m], fig_dir / f"bootstrap_blob_{m}.png", palette=palette)
-    if analysis.bootstraps:
-        fg.kendall_violin(analysis.bootstraps, fig_dir / "kendall_tau_violin.png")
-    fg.scheme_lineplot(analysis.scheme_ranks, fig_dir / "scheme_lineplot.png", palette=palette)

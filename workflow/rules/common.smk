@@ -179,6 +179,91 @@ def metrics_case_tables(wildcards):
     return expand("results/metrics/cases/{case}.tsv", case=analysis_cases())
 
 
+def ranking_reference():
+    return (
+        config["ranking"]["reference"]
+        or f"consensus_{config['consensus']['reference']}"
+    )
+
+
+def ranking_options():
+    r = config["ranking"]
+    return {
+        "reference": ranking_reference(),
+        "metrics": tuple(r["metrics"]),
+        "weights": tuple(r["weights"]) if r["weights"] else None,
+        "analysis_metrics": tuple(r["analysis_metrics"]),
+        "scheme": r["scheme"],
+        "na_treat": r["na_treat"],
+        "n_bootstrap": int(r["bootstrap"]),
+        "seed": int(r["seed"]),
+        "strata": tuple(r["strata"]),
+        "figures": True,
+        "rater_reference": "loo",
+    }
+
+
+def ranking_outputs():
+    """Every file the ranking rule writes; tables and figures carry their report captions."""
+    from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES
+
+    base = "results/ranking"
+    outputs = {
+        "leaderboard": report(
+            f"{base}/leaderboard.tsv",
+            caption="../report/leaderboard.rst",
+            category="4. Ranking",
+            subcategory="leaderboard",
+            labels={"table": "leaderboard (MS-SEG 2016 style)"},
+        ),
+        "leaderboard_md": f"{base}/leaderboard.md",
+    }
+    for name in ("ranking", "consensus", "scheme_ranks", "significance", "missing"):
+        outputs[name] = report(
+            f"{base}/{name}.tsv",
+            caption="../report/ranking_tables.rst",
+            category="4. Ranking",
+            subcategory="analysis tables",
+            labels={"table": name},
+        )
+    if int(config["ranking"]["bootstrap"]) > 0:
+        for name in ("bootstrap_summary", "kendall_tau_summary"):
+            outputs[name] = report(
+                f"{base}/{name}.tsv",
+                caption="../report/ranking_tables.rst",
+                category="4. Ranking",
+                subcategory="analysis tables",
+                labels={"table": name},
+            )
+        outputs["kendall_tau"] = f"{base}/kendall_tau.tsv"
+    for stratum in config["ranking"]["strata"]:
+        outputs[f"by_{stratum}"] = report(
+            f"{base}/leaderboard_by_{stratum}.tsv",
+            caption="../report/leaderboard_strata.rst",
+            category="4. Ranking",
+            subcategory="strata",
+            labels={"table": f"leaderboard by {stratum}"},
+        )
+    for metric in config["ranking"]["analysis_metrics"]:
+        for figure in FIGURES:
+            outputs[f"{figure}_{metric}"] = report(
+                f"{base}/figures/{figure}_{metric}.png",
+                caption=f"../report/figures/{figure}.rst",
+                category="5. Figures",
+                subcategory=metric,
+                labels={"metric": metric, "figure": figure.replace("_", " ")},
+            )
+    for figure in SUMMARY_FIGURES:
+        outputs[figure] = report(
+            f"{base}/figures/{figure}.png",
+            caption=f"../report/figures/{figure}.rst",
+            category="5. Figures",
+            subcategory="all metrics",
+            labels={"metric": "all", "figure": figure.replace("_", " ")},
+        )
+    return outputs
+
+
 def synthetic_case_files():
     """Every file the synthetic cohort generator writes (MS-SEG layout), for the import rule."""
     files = []
@@ -216,6 +301,8 @@ if SYNTHETIC:
     FINAL_TARGETS.append("results/figures/cohort_overview.png")
 FINAL_TARGETS.append(consensus_table_outputs)
 FINAL_TARGETS.append("results/metrics/metrics.tsv")
+if config.get("methods"):
+    FINAL_TARGETS.append("results/ranking/leaderboard.tsv")
 
 
 def final_targets(wildcards):

@@ -1,0 +1,27 @@
+"""The ranking stage writes every file the workflow declares (tables and figures), deterministically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lesionbench.ranking.demo import demo_metrics_table
+from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES, RankingOptions, run_ranking
+
+
+def test_every_declared_output_is_written(tmp_path):
+    table = demo_metrics_table(np.random.default_rng(3), n_methods=4, n_cases=8, n_raters=3, metrics=("dice", "lesion_f1", "hausdorff95_mm"))
+    reference = "consensus_lop-staple"
+    options = RankingOptions(reference=reference, analysis_metrics=("dice", "lesion_f1"), n_bootstrap=50, seed=1)
+    board = run_ranking(table, tmp_path / "a", options)
+    for name in ("leaderboard.tsv", "leaderboard.md", "ranking.tsv", "consensus.tsv", "scheme_ranks.tsv", "significance.tsv", "missing.tsv", "bootstrap_summary.tsv", "kendall_tau.tsv", "kendall_tau_summary.tsv", "leaderboard_by_center.tsv", "leaderboard_by_seen_center.tsv", "leaderboard_by_load_tertile.tsv"):
+        assert (tmp_path / "a" / name).stat().st_size > 0, name
+    for metric in options.analysis_metrics:
+        for figure in FIGURES:
+            assert (tmp_path / "a" / "figures" / f"{figure}_{metric}.png").stat().st_size > 1000
+    for figure in SUMMARY_FIGURES:
+        assert (tmp_path / "a" / "figures" / f"{figure}.png").stat().st_size > 1000
+    again = run_ranking(table, tmp_path / "b", RankingOptions(**{**options.__dict__, "figures": False}))
+    pd.testing.assert_frame_equal(board, again)
+    for name in ("leaderboard.tsv", "bootstrap_summary.tsv", "kendall_tau.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
