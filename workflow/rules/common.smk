@@ -116,10 +116,22 @@ def consensus_table_inputs(wildcards):
 
 
 def consensus_table_outputs(wildcards=None):
-    outputs = {"performance": "results/consensus/rater_performance.tsv"}
+    outputs = {
+        "performance": report(
+            "results/consensus/rater_performance.tsv",
+            caption="../report/consensus_raters.rst",
+            category="3. Consensus",
+            labels={"table": "rater performance"},
+        )
+    }
     if SYNTHETIC:
         outputs["validation"] = "results/consensus/validation.tsv"
-        outputs["summary"] = "results/consensus/validation_summary.tsv"
+        outputs["summary"] = report(
+            "results/consensus/validation_summary.tsv",
+            caption="../report/consensus_validation.rst",
+            category="3. Consensus",
+            labels={"table": "consensus vs truth"},
+        )
     return outputs
 
 
