@@ -1,0 +1,84 @@
+"""``lesionbench synth``: generate a synthetic MS-SEG 2016-style cohort (all cases, or some)."""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from .generate import generate_case
+from .plan import PRESETS, case_files, plan_cohort
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "synth",
+        help="generate a synthetic multi-center MS cohort with known truth (MS-SEG 2016 layout)",
+        description=(
+            "Generate a synthetic MS-SEG 2016-style cohort from the MNI152 template: raw images per "
+            "center, rater masks, and a truth/ folder. Deterministic for a given preset and seed."
+        ),
+    )
+    parser.add_argument("--preset", default="demo", choices=sorted(PRESETS), help="cohort size and resolution (default: demo)")
+    parser.add_argument("--seed", type=int, default=0, help="cohort seed (default: 0)")
+    parser.add_argument("--out", required=True, type=Path, help="output root (MS-SEG 2016 layout + truth/)")
+    parser.add_argument("--raters", type=int, default=7, help="number of simulated raters (default: 7)")
+    parser.add_argument("--cases", nargs="+", metavar="ID", help="only these case ids (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="cases generated in parallel processes (default: 1)")
+    parser.add_argument("--figure", type=Path, help="also write the cohort overview figure (PNG) here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    plans = plan_cohort(args.preset, args.seed, args.raters)
+    if args.cases:
+        known = {p.case_id: p for p in plans}
+        unknown = [c for c in args.cases if c not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown case id(s) {', '.join(unknown)} for preset {args.preset}; known: {', '.join(known)}"
+            )
+        plans = [known[c] for c in dict.fromkeys(args.cases)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.jobs == 1 or len(plans) == 1:
+        for plan in plans:
+            generate_case(plan, args.preset, args.raters, out)
+            print(f"synth: {plan.case_id} done", file=sys.stderr)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(generate_case, plan, args.preset, args.raters, out): plan for plan in plans}
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+                print(f"synth: {futures[future].case_id} done", file=sys.stderr)
+    if args.cases:
+        # Per-case runs (one Snakemake job per case) must not race on a shared manifest.
+        if args.figure:
+            _figure(plans, args, out)
+        return 0
+    manifest = {
+        "preset": args.preset,
+        "seed": args.seed,
+        "n_raters": args.raters,
+        "cases": [
+            {k: getattr(p, k) for k in ("case_id", "center", "scanner", "field_strength", "split", "patient", "relative_dir", "seed")}
+            for p in plans
+        ],
+    }
+    (out / "truth").mkdir(exist_ok=True)
+    (out / "truth" / "cohort.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    if args.figure:
+        _figure(plans, args, out)
+    return 0
+
+
+def _figure(plans, args: argparse.Namespace, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from .figure import plot_cohort_overview
+
+    cases = [(p, {k: out / v for k, v in case_files(p, args.raters).items()}) for p in plans]
+    plot_cohort_overview(cases, args.figure)
