@@ -5,6 +5,7 @@ if SYNTHETIC:
 
     rule synthesize_case:
         output:
+            **synth_truth_outputs(),
             flair=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/3DFLAIR.nii.gz",
             t1=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/3DT1.nii.gz",
             t2=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/T2.nii.gz",
@@ -14,7 +15,6 @@ if SYNTHETIC:
                 k=range(1, N_RATERS + 1),
                 allow_missing=True,
             ),
-            truth=directory(f"{SYNTHETIC_ROOT}/truth/{{case_dir}}"),
         log:
             "logs/synthesize_case/{case_dir}.log",
         benchmark:

@@ -276,6 +276,19 @@ def ranking_outputs():
     return outputs
 
 
+def synth_truth_outputs():
+    """The truth files the generator writes for one case, as patterns of the {case_dir} wildcard."""
+    plan = plan_cohort(
+        config["synthetic"]["preset"], int(config["synthetic"]["seed"]), N_RATERS
+    )[0]
+    files = case_files(plan, N_RATERS)
+    return {
+        key: f"{SYNTHETIC_ROOT}/" + path.replace(plan.relative_dir, "{case_dir}", 1)
+        for key, path in files.items()
+        if key.startswith("truth_")
+    }
+
+
 def synthetic_case_files():
     """Every file the synthetic cohort generator writes (MS-SEG layout), for the import rule."""
     files = []

@@ -92,6 +92,9 @@ def resolve_path(root: Path | None, value: str, *, case: str | None = None, what
     joined = Path(os.path.normpath(path if path.is_absolute() else root_abs / path))
     if joined != root_abs and root_abs not in joined.parents:
         raise PathEscapeError(f"{what} path {value!r} leaves the dataset root {root_abs}", case=case, path=joined)
+    if not Path(root).is_absolute() and not path.is_absolute():
+        # keep workflow-relative paths relative, so that Snakemake matches them to rule outputs
+        return Path(os.path.normpath(Path(root) / path))
     return joined
 
 
