@@ -46,22 +46,32 @@ PROVIDED = {"snakemake"}
 
 
 def rule_blocks() -> list[tuple[str, Path, str | None, str | None]]:
-    """(rule name, rule file, conda env path, script path) for every rule, from the snakefmt-formatted files."""
+    """(rule name, rule file, conda env path, script path) for every rule, from the snakefmt-formatted files.
+
+    A line scan: a rule starts at ``rule NAME:``/``checkpoint NAME:``; within it, the line after
+    ``conda:`` or ``script:`` holds the quoted path.
+    """
     found = []
+    header = re.compile(r"^(\s*)(?:rule|checkpoint) (\w+):\s*$")
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        text = smk.read_text()
-        for match in re.finditer(r"^\s*(rule|checkpoint) (\w+):\n((?:\s+.*\n|\n)*?)(?=^\s*(?:rule|checkpoint) \w+:|\Z)", text, re.M):
-            body = match.group(3)
-            conda = re.search(r"conda:\n\s+\"([^\"]+)\"", body)
-            script = re.search(r"script:\n\s+\"([^\"]+)\"", body)
-            found.append(
-                (
-                    match.group(2),
-                    smk,
-                    conda.group(1) if conda else None,
-                    script.group(1) if script else None,
-                )
-            )
+        lines = smk.read_text().splitlines()
+        current: dict | None = None
+        for i, line in enumerate(lines):
+            match = header.match(line)
+            if match:
+                if current:
+                    found.append((current["name"], smk, current.get("conda"), current.get("script")))
+                current = {"name": match.group(2)}
+                continue
+            if current is None:
+                continue
+            key = line.strip()
+            if key in ("conda:", "script:") and i + 1 < len(lines):
+                quoted = re.search(r"\"([^\"]+)\"", lines[i + 1])
+                if quoted:
+                    current[key[:-1]] = quoted.group(1)
+        if current:
+            found.append((current["name"], smk, current.get("conda"), current.get("script")))
     return found
 
 

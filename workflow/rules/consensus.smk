@@ -6,14 +6,26 @@ rule consensus_case:
     input:
         unpack(consensus_inputs),
     output:
-        mask="results/consensus/{case}/{fusion}.nii.gz",
-        posterior="results/consensus/{case}/{fusion}_posterior.nii.gz",
-        table="results/consensus/{case}/{fusion}_raters.tsv",
-        loo=directory("results/consensus/{case}/loo_{fusion}"),
+        masks=expand(
+            "results/consensus/{{case}}/{fusion}.nii.gz", fusion=CONSENSUS_METHODS
+        ),
+        posteriors=expand(
+            "results/consensus/{{case}}/{fusion}_posterior.nii.gz",
+            fusion=CONSENSUS_METHODS,
+        ),
+        tables=expand(
+            "results/consensus/{{case}}/{fusion}_raters.tsv", fusion=CONSENSUS_METHODS
+        ),
+        loo=[
+            directory(p)
+            for p in expand(
+                "results/consensus/{{case}}/loo_{fusion}", fusion=CONSENSUS_METHODS
+            )
+        ],
     log:
-        "logs/consensus_case/{case}_{fusion}.log",
+        "logs/consensus_case/{case}.log",
     benchmark:
-        "benchmarks/results/consensus_case/{case}_{fusion}.tsv"
+        "benchmarks/results/consensus_case/{case}.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -21,6 +33,7 @@ rule consensus_case:
         mem_mb=3000,
         runtime=10,
     params:
+        fusions=CONSENSUS_METHODS,
         raters=case_rater_names,
         threshold=config["consensus"]["threshold"],
         majority_threshold=config["consensus"]["majority_threshold"],
