@@ -1,0 +1,60 @@
+"""Population lesion-frequency map: how often each template voxel is lesion across the cohort.
+
+Lesion masks are taken to the MNI template space by preprocessing (the inverse of the
+template-to-subject registration); the frequency map is their voxel-wise mean. MS lesions
+cluster around the lateral ventricles and in the centrum semiovale, so the map is also a
+sanity check of the registrations and, on the synthetic cohort, of the lesion generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GridMismatchError
+
+
+def frequency_map(masks: Sequence[np.ndarray]) -> np.ndarray:
+    """Voxel-wise fraction of masks that mark the voxel (float32, same grid as the masks)."""
+    if not masks:
+        raise ValueError("a lesion-frequency map needs at least one mask")
+    shape = np.shape(masks[0])
+    total = np.zeros(shape, dtype=np.float32)
+    for index, mask in enumerate(masks):
+        if np.shape(mask) != shape:
+            raise GridMismatchError(f"template-space mask {index} has shape {np.shape(mask)}, expected {shape}")
+        total += np.asarray(mask, dtype=bool)
+    return total / np.float32(len(masks))
+
+
+def plot_frequency_map(frequency: np.ndarray, affine: np.ndarray, out_png: str | Path, *, n_cases: int, title: str) -> None:
+    """Axial slices of the frequency map over the MNI152 template (nilearn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import nibabel as nib
+    from nilearn import datasets, plotting
+
+    image = nib.Nifti1Image(np.asarray(frequency, dtype=np.float32), affine)
+    figure = plt.figure(figsize=(12, 3.6))
+    vmax = max(float(np.max(frequency)), 1.0 / max(n_cases, 1))
+    display = plotting.plot_stat_map(
+        image,
+        bg_img=datasets.load_mni152_template(resolution=1),
+        display_mode="z",
+        cut_coords=(-10, 0, 10, 20, 30, 40),
+        threshold=0.5 / max(n_cases, 1),
+        vmax=vmax,
+        cmap="hot",
+        colorbar=True,
+        figure=figure,
+        title=f"{title} ({n_cases} cases): fraction of cases with a lesion",
+        symmetric_cbar=False,
+    )
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    display.savefig(str(out_png), dpi=110)
+    display.close()
+    plt.close(figure)
