@@ -29,7 +29,7 @@ if SYNTHETIC:
             preset=config["synthetic"]["preset"],
             seed=config["synthetic"]["seed"],
             raters=N_RATERS,
-            root=SYNTHETIC_ROOT,
+            root=synthetic_root_from_output,
         script:
             "../scripts/synthesize_case.py"
 
@@ -54,7 +54,7 @@ if SYNTHETIC:
             preset=config["synthetic"]["preset"],
             seed=config["synthetic"]["seed"],
             raters=N_RATERS,
-            root=SYNTHETIC_ROOT,
+            root=synthetic_root_from_input,
         script:
             "../scripts/cohort_overview.py"
 
@@ -75,7 +75,7 @@ rule import_cohort:
         runtime=5,
     params:
         config=config,
-        synthetic_root=SYNTHETIC_ROOT,
+        synthetic_root=synthetic_root_from_input if SYNTHETIC else "",
     script:
         "../scripts/import_cohort.py"
 

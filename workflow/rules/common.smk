@@ -283,10 +283,27 @@ def synth_truth_outputs():
     )[0]
     files = case_files(plan, N_RATERS)
     return {
-        key: f"{SYNTHETIC_ROOT}/" + path.replace(plan.relative_dir, "{case_dir}", 1)
+        key: str(Path(SYNTHETIC_ROOT, path.replace(plan.relative_dir, "{case_dir}", 1)))
         for key, path in files.items()
         if key.startswith("truth_")
     }
+
+
+def template_space_consensus(wildcards):
+    """Every analysed case's reference consensus taken to MNI space (preprocess_to_template)."""
+    return expand(
+        "results/template_space/{case}/consensus.nii.gz", case=analysis_cases()
+    )
+
+
+def synthetic_root_from_output(wildcards, output):
+    """The synthetic cohort root, from a case's FLAIR (<root>/<split>/<center>/<patient>/Raw_Data/...)."""
+    return str(Path(output.flair).parents[4])
+
+
+def synthetic_root_from_input(wildcards, input):
+    """The synthetic cohort root, from the first case's FLAIR among the inputs."""
+    return str(Path(input[0]).parents[4])
 
 
 def synthetic_case_files():

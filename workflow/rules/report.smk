@@ -1,4 +1,8 @@
-# Ranking and report (lesionbench.ranking): leaderboard, challengeR-style analysis, strata, figures.
+# Ranking and report (lesionbench.ranking): leaderboard, challengeR-style analysis, strata, figures,
+# and the population lesion-frequency map in template space (lesionbench.population).
+
+TEMPLATE_SPACE_SOURCES["consensus"] = reference_mask("{case}")
+FINAL_TARGETS.append("results/figures/lesion_frequency.png")
 
 
 rule ranking:
@@ -20,3 +24,28 @@ rule ranking:
         options=ranking_options(),
     script:
         "../scripts/ranking.py"
+
+
+rule lesion_frequency_map:
+    input:
+        template_space_consensus,
+    output:
+        map="results/template_space/lesion_frequency.nii.gz",
+        figure=report(
+            "results/figures/lesion_frequency.png",
+            caption="../report/lesion_frequency.rst",
+            category="3. Consensus",
+            labels={"figure": "lesion frequency (MNI)"},
+        ),
+    log:
+        "logs/lesion_frequency_map.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        title="Reference consensus in MNI space",
+    script:
+        "../scripts/lesion_frequency_map.py"
