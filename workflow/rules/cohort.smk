@@ -23,7 +23,7 @@ if SYNTHETIC:
             "../../envs/synth.yaml"
         threads: 1
         resources:
-            mem_mb=3000,
+            mem_mb=scaled_mem(3000),
             runtime=10,
         params:
             preset=config["synthetic"]["preset"],
@@ -48,7 +48,7 @@ if SYNTHETIC:
             "../../envs/synth.yaml"
         threads: 1
         resources:
-            mem_mb=4000,
+            mem_mb=scaled_mem(4000),
             runtime=10,
         params:
             preset=config["synthetic"]["preset"],
@@ -71,7 +71,7 @@ rule import_cohort:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=scaled_mem(1000),
         runtime=5,
     params:
         config=config,
@@ -91,7 +91,7 @@ rule qc_case:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=scaled_mem(2000),
         runtime=5,
     params:
         files=qc_params,
@@ -121,7 +121,7 @@ checkpoint qc_inputs:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=scaled_mem(1000),
         runtime=5,
     script:
         "../scripts/qc_inputs.py"
@@ -136,7 +136,7 @@ rule provenance:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=scaled_mem(500),
         runtime=2,
     params:
         config=config,

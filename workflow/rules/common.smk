@@ -43,6 +43,16 @@ wildcard_constraints:
     case_dir=r"(Training|Testing)/Center_\d+/Patient_\d+",
 
 
+def scaled_mem(base_mb):
+    """mem_mb that grows with each retry (attempt 1, 2, 3...), so a job killed for memory on a
+    cluster is resubmitted with more (`retries` in profiles/slurm)."""
+
+    def mem_mb(wildcards, attempt):
+        return int(base_mb) * attempt
+
+    return mem_mb
+
+
 def case_images(wildcards):
     """Images of a case by modality (absolute paths; modalities not given are left out)."""
     images, _ = SHEET.qc_inputs(wildcards.case)

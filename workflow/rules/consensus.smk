@@ -30,7 +30,7 @@ rule consensus_case:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=scaled_mem(3000),
         runtime=10,
     params:
         fusions=CONSENSUS_METHODS,
@@ -60,7 +60,7 @@ rule consensus_validation_case:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=scaled_mem(2000),
         runtime=5,
     params:
         raters=case_rater_names,
@@ -80,7 +80,7 @@ rule consensus_tables:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=scaled_mem(1000),
         runtime=5,
     script:
         "../scripts/consensus_tables.py"

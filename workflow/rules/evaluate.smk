@@ -15,7 +15,7 @@ rule evaluate_case:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=scaled_mem(3000),
         runtime=15,
     params:
         center=case_center,
@@ -41,7 +41,7 @@ rule metrics_table:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=scaled_mem(2000),
         runtime=5,
     script:
         "../scripts/metrics_table.py"

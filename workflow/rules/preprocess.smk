@@ -109,7 +109,7 @@ if PP["denoise"]:
             "../../envs/ants.yaml"
         threads: PP_THREADS
         resources:
-            mem_mb=4000,
+            mem_mb=scaled_mem(4000),
             runtime=30,
         params:
             modalities=PP_MODALITIES,
@@ -139,7 +139,7 @@ rule preprocess_case:
         "../../envs/ants.yaml"
     threads: PP_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=scaled_mem(6000),
         runtime=20,
     params:
         modalities=PP_MODALITIES,
@@ -170,7 +170,7 @@ rule preprocess_table:
         "../../envs/sitk.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=scaled_mem(1000),
         runtime=5,
     script:
         "../scripts/preprocess_table.py"
@@ -196,7 +196,7 @@ rule preprocess_overlays:
         "../../envs/sitk.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=scaled_mem(2000),
         runtime=5,
     params:
         cases=lambda wc: analysis_cases(),
@@ -217,7 +217,7 @@ rule preprocess_to_template:
         "../../envs/ants.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=scaled_mem(3000),
         runtime=5,
     script:
         "../scripts/preprocess_to_template.py"
@@ -237,7 +237,7 @@ rule harmonize_fit_nyul:
         "../../envs/sitk.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=scaled_mem(3000),
         runtime=5,
     params:
         cases=lambda wc: nyul_train_cases(),
@@ -260,7 +260,7 @@ rule harmonize_case:
         "../../envs/sitk.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=scaled_mem(2000),
         runtime=5,
     params:
         modalities=HZ_MODALITIES,
@@ -298,7 +298,7 @@ rule harmonize_qc:
         "../../envs/sitk.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=scaled_mem(4000),
         runtime=10,
     params:
         cases=lambda wc: analysis_cases(),

@@ -18,7 +18,7 @@ rule ranking:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=scaled_mem(4000),
         runtime=20,
     params:
         options=ranking_options(),
@@ -43,7 +43,7 @@ rule lesion_frequency_map:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=scaled_mem(3000),
         runtime=10,
     params:
         title="Reference consensus in MNI space",
