@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "metrics": "lesionbench.metrics.cli",
     "consensus": "lesionbench.consensus_cli",
     "rank": "lesionbench.ranking_cli",
+    "methods": "lesionbench.methods.cli",
 }
 
 

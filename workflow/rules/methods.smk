@@ -1,1 +1,213 @@
-# methods stage rules (being written; see the issue for this stage).
+# Segmentation methods (lesionbench.methods): train each built-in method on the training split,
+# then infer per (method, test case) so cases run in parallel; participants' commands and
+# submissions, and ensembles of other methods, per case too. Every (method, case) gets a folder
+# results/predictions/{method}/{case}/ with status.json (ok, failed or missing).
+
+
+include: "methods_common.smk"
+
+
+rule train_method_sklearn:
+    input:
+        training_inputs,
+    output:
+        model="results/models/{method}/model.pkl",
+        record="results/models/{method}/method.json",
+        curve="results/models/{method}/training_curve.tsv",
+        plot=report(
+            "results/models/{method}/training_curve.png",
+            caption="../report/methods_training.rst",
+            category="3. Methods",
+            labels={"method": "{method}", "figure": "training curve"},
+        ),
+    log:
+        "logs/train_method/{method}.log",
+    benchmark:
+        "benchmarks/results/train_method/{method}.tsv"
+    wildcard_constraints:
+        method=SKLEARN_METHODS,
+    conda:
+        "../../envs/sklearn.yaml"
+    threads: method_threads
+    resources:
+        mem_mb=method_mem_mb,
+        runtime=method_runtime,
+    params:
+        entry=method_entry,
+        cases=training_layout,
+    script:
+        "../scripts/method_train_sklearn.py"
+
+
+rule train_method_unet:
+    input:
+        training_inputs,
+    output:
+        model="results/models/{method}/model.pt",
+        record="results/models/{method}/method.json",
+        curve="results/models/{method}/training_curve.tsv",
+        plot=report(
+            "results/models/{method}/training_curve.png",
+            caption="../report/methods_training.rst",
+            category="3. Methods",
+            labels={"method": "{method}", "figure": "training curve"},
+        ),
+    log:
+        "logs/train_method/{method}.log",
+    benchmark:
+        "benchmarks/results/train_method/{method}.tsv"
+    wildcard_constraints:
+        method=UNET_METHODS,
+    conda:
+        "../../envs/torch.yaml"
+    threads: method_threads
+    resources:
+        mem_mb=method_mem_mb,
+        runtime=method_runtime,
+        gpu=method_gpu,
+    params:
+        entry=method_entry,
+        cases=training_layout,
+    script:
+        "../scripts/method_train_unet.py"
+
+
+rule infer_method_sklearn:
+    input:
+        unpack(inference_inputs),
+    output:
+        directory("results/predictions/{method}/{case}"),
+    log:
+        "logs/infer_method/{method}/{case}.log",
+    benchmark:
+        "benchmarks/results/infer_method/{method}/{case}.tsv"
+    wildcard_constraints:
+        method=SKLEARN_METHODS,
+    conda:
+        "../../envs/sklearn.yaml"
+    threads: method_threads
+    resources:
+        mem_mb=method_mem_mb,
+        runtime=method_runtime,
+    params:
+        entry=method_entry,
+        on_failure=METHODS_ON_FAILURE,
+    script:
+        "../scripts/method_infer_sklearn.py"
+
+
+rule infer_method_unet:
+    input:
+        unpack(inference_inputs),
+    output:
+        directory("results/predictions/{method}/{case}"),
+    log:
+        "logs/infer_method/{method}/{case}.log",
+    benchmark:
+        "benchmarks/results/infer_method/{method}/{case}.tsv"
+    wildcard_constraints:
+        method=UNET_METHODS,
+    conda:
+        "../../envs/torch.yaml"
+    threads: method_threads
+    resources:
+        mem_mb=method_mem_mb,
+        runtime=method_runtime,
+        gpu=method_gpu,
+    params:
+        entry=method_entry,
+        on_failure=METHODS_ON_FAILURE,
+    script:
+        "../scripts/method_infer_unet.py"
+
+
+rule run_method_command:
+    input:
+        unpack(command_inputs),
+    output:
+        directory("results/predictions/{method}/{case}"),
+    log:
+        "logs/infer_method/{method}/{case}.log",
+    benchmark:
+        "benchmarks/results/infer_method/{method}/{case}.tsv"
+    wildcard_constraints:
+        method=COMMAND_METHODS,
+    conda:
+        "../../envs/core.yaml"
+    threads: method_threads
+    resources:
+        mem_mb=method_mem_mb,
+        runtime=method_runtime,
+    params:
+        entry=method_entry,
+        modalities=command_modalities,
+        on_failure=METHODS_ON_FAILURE,
+    script:
+        "../scripts/method_command.py"
+
+
+rule collect_submission:
+    input:
+        unpack(submission_inputs),
+    output:
+        directory("results/predictions/{method}/{case}"),
+    log:
+        "logs/infer_method/{method}/{case}.log",
+    wildcard_constraints:
+        method=SUBMISSION_METHODS,
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled_mem(1000),
+        runtime=5,
+    params:
+        entry=method_entry,
+        on_failure=METHODS_ON_FAILURE,
+    script:
+        "../scripts/method_submission.py"
+
+
+rule ensemble_case:
+    input:
+        unpack(ensemble_inputs),
+    output:
+        directory("results/predictions/{method}/{case}"),
+    log:
+        "logs/infer_method/{method}/{case}.log",
+    wildcard_constraints:
+        method=ENSEMBLE_METHODS,
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled_mem(2000),
+        runtime=10,
+    params:
+        entry=method_entry,
+        members=ensemble_members,
+        on_failure=METHODS_ON_FAILURE,
+    script:
+        "../scripts/method_ensemble.py"
+
+
+rule methods_table:
+    input:
+        unpack(methods_table_inputs),
+    output:
+        status=report(
+            "results/methods/status.tsv",
+            caption="../report/methods_status.rst",
+            category="3. Methods",
+        ),
+        timing="results/methods/timing.tsv",
+    log:
+        "logs/methods_table.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled_mem(1000),
+        runtime=5,
+    script:
+        "../scripts/method_table.py"

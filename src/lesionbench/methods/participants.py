@@ -1,0 +1,162 @@
+"""Participants' methods: a packaged tool run per case (``command``) and precomputed results
+(``submission``).
+
+MS-SEG 2016 received pipelines as containers run by the organizers on every test case, and
+most challenges receive a folder of masks named by case (Commowick et al., Sci Rep 8:13650,
+2018; shared/docs/msseg2016-evaluation.md section 3). Either way the result must be a binary mask
+on the case's raw FLAIR grid (Anima's evaluation rejects other grids). A submitted mask that is
+missing is recorded as ``missing`` and one that is off-grid or not binary as ``failed``, so the
+worst-value policy scores it; nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
+from ..io import Volume, binarize_mask, describe_grid_difference, load_volume, same_grid
+
+
+class CommandError(InputError):
+    """A participant's command exited non-zero, timed out, or wrote no mask."""
+
+    kind = "command_failed"
+
+
+class SubmissionMissingError(InputError):
+    kind = "missing"
+
+
+#: Placeholders a command template may use besides the modalities of the method's inputs.
+COMMAND_FIELDS: tuple[str, ...] = ("output", "output_dir", "probability", "case", "threads")
+
+
+def expand_command(template: str, values: Mapping[str, str | int], *, method: str = "?") -> str:
+    """Fill ``{name}`` placeholders with shell-quoted values (paths with spaces stay one word).
+
+    An unknown placeholder is a :class:`ConfigError` naming it and the method.
+    """
+    formatter = string.Formatter()
+    parts = []
+    for literal, field_name, format_spec, conversion in formatter.parse(template):
+        parts.append(literal)
+        if field_name is None:
+            continue
+        if field_name not in values:
+            known = ", ".join(sorted(values))
+            raise ConfigError(f"methods entry {method!r}: command placeholder {{{field_name}}} is unknown (known: {known})")
+        if format_spec or conversion:
+            raise ConfigError(f"methods entry {method!r}: command placeholder {{{field_name}}} may not carry a format")
+        parts.append(shlex.quote(str(values[field_name])))
+    return "".join(parts)
+
+
+def wrap_environment(command: str, *, conda_env: str = "", container: str = "") -> list[str]:
+    """The argv that runs ``command`` in bash, inside the method's conda env or container if given."""
+    if conda_env:
+        flag = "-p" if "/" in conda_env else "-n"
+        return ["conda", "run", "--no-capture-output", flag, conda_env, "bash", "-c", command]
+    if container:
+        return ["apptainer", "exec", "--cleanenv", container, "bash", "-c", command]
+    return ["bash", "-c", command]
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_command(argv: list[str], *, case: str, method: str, timeout_s: float | None = None, cwd: str | Path | None = None) -> CommandRun:
+    """Run a participant's command; a non-zero exit or a timeout is a :class:`CommandError`
+    carrying the tail of its stderr."""
+    import time
+
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, cwd=cwd)
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(f"method {method}: command timed out after {timeout_s:g} s", case=case) from exc
+    except OSError as exc:
+        raise CommandError(f"method {method}: command could not start ({exc})", case=case) from exc
+    run = CommandRun(argv, done.returncode, done.stdout, done.stderr, time.perf_counter() - start)
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no stderr"
+        raise CommandError(f"method {method}: command exited with status {done.returncode}: {tail}", case=case)
+    return run
+
+
+def submission_path(folder: str | Path, pattern: str, case: str) -> Path | None:
+    """The submitted file of ``case`` (``pattern`` with ``{case}``); ``.nii`` and ``.nii.gz``
+    are both accepted whichever the pattern names. None when absent."""
+    path = Path(folder) / pattern.format(case=case)
+    if path.is_file():
+        return path
+    name = path.name
+    if name.endswith(".nii.gz"):
+        alternate = path.with_name(name[: -len(".gz")])
+    elif name.endswith(".nii"):
+        alternate = path.with_name(name + ".gz")
+    else:
+        return None
+    return alternate if alternate.is_file() else None
+
+
+@dataclass(frozen=True)
+class CheckedMask:
+    mask: np.ndarray
+    probability: np.ndarray | None
+
+
+def check_result_volume(
+    result: Volume,
+    flair: Volume,
+    *,
+    case: str,
+    probabilities: bool = False,
+    threshold: float = 0.5,
+    atol_mm: float = 1e-3,
+) -> CheckedMask:
+    """Check a method's result against the case's raw FLAIR grid and binarity.
+
+    With ``probabilities`` the values must lie in [0, 1] and the mask is ``value > threshold``;
+    otherwise the values must be exactly 0/1.
+    """
+    path = result.path
+    if not same_grid(flair.shape, flair.affine, result.shape, result.affine, atol_mm):
+        raise GridMismatchError("result is not on the case's FLAIR grid: " + describe_grid_difference(flair, result), case=case, path=path)
+    if probabilities:
+        data = result.data.astype(np.float32)
+        low, high = float(data.min()), float(data.max())
+        if low < 0.0 or high > 1.0:
+            raise NonBinaryMaskError(f"declared a probability map but values span [{low:g}, {high:g}], not [0, 1]", case=case, path=path)
+        return CheckedMask(mask=data > threshold, probability=data)
+    return CheckedMask(mask=binarize_mask(result.data, policy="binary", case=case, path=path), probability=None)
+
+
+def load_submission(
+    folder: str | Path,
+    pattern: str,
+    case: str,
+    flair: Volume,
+    *,
+    probabilities: bool = False,
+    threshold: float = 0.5,
+) -> CheckedMask:
+    """Find, read and check one submitted mask. Raises :class:`SubmissionMissingError` when the
+    case has no file, or the :mod:`lesionbench.errors` type of what is wrong with it."""
+    path = submission_path(folder, pattern, case)
+    if path is None:
+        raise SubmissionMissingError(f"no submitted mask (expected {Path(folder) / pattern.format(case=case)})", case=case)
+    volume = load_volume(path, case=case, dtype=np.float64)
+    return check_result_volume(volume, flair, case=case, probabilities=probabilities, threshold=threshold)

@@ -1,0 +1,225 @@
+"""The method registry: what the ``methods:`` list of the workflow config means.
+
+A challenge runs many segmentation methods over the same cases (MS-SEG 2016: 13 pipelines run by
+the organizers on every test case, Commowick et al., Sci Rep 8:13650, 2018). Each entry names a
+method, its kind, the harmonized images it reads (``scheme/modality``, e.g. ``nyul/flair``),
+whether it is trained on the training split, its compute needs and its parameters. Entries are
+checked here, once, so that a bad registry fails at parse time with a message naming the method
+and the key, not inside a job.
+
+Kinds:
+
+- ``flair_hyperintensity``, ``random_forest``, ``unet3d``: the built-in baselines (trained);
+- ``ensemble``: a fusion of other methods' masks (majority vote or STAPLE);
+- ``command``: a participant's tool run per case from a shell command template;
+- ``submission``: a folder of precomputed masks named by case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ConfigError
+
+BUILTIN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest", "unet3d")
+KINDS: tuple[str, ...] = (*BUILTIN_KINDS, "ensemble", "command", "submission")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+FUSIONS: tuple[str, ...] = ("majority", "staple")
+SCHEMES: tuple[str, ...] = ("zscore", "nyul", "whitestripe", "histmatch", "none")
+MODALITIES: tuple[str, ...] = ("flair", "t1", "t2", "pd", "t1gd")
+#: What a failing case does: ``record`` it (status failed, other cases kept) or ``stop`` the run.
+ON_FAILURE: tuple[str, ...] = ("record", "stop")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One harmonized image a method reads: ``results/harmonized/{scheme}/{case}/{modality}.nii.gz``."""
+
+    scheme: str
+    modality: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.scheme}/{self.modality}"
+
+    def path(self, case: str) -> str:
+        return f"results/harmonized/{self.scheme}/{case}/{self.modality}.nii.gz"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One checked entry of the registry."""
+
+    name: str
+    kind: str
+    inputs: tuple[ImageInput, ...] = ()
+    trains: bool = False
+    device: Device = "auto"
+    threads: int = 1
+    mem_mb: int = 2000
+    runtime: int = 30
+    params: Mapping[str, Any] = field(default_factory=dict)
+    members: tuple[str, ...] = ()
+    fusion: str = "majority"
+    command: str = ""
+    conda_env: str = ""
+    container: str = ""
+    folder: str = ""
+    pattern: str = "{case}.nii.gz"
+    probabilities: bool = False
+    threshold: float = 0.5
+    has_probability: bool = False
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(i.modality for i in self.inputs)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (saved next to a trained model)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "inputs": [i.key for i in self.inputs],
+            "trains": self.trains,
+            "device": self.device,
+            "threads": self.threads,
+            "params": dict(self.params),
+        }
+        if self.kind == "ensemble":
+            out.update(members=list(self.members), fusion=self.fusion)
+        return out
+
+
+def _fail(name: str, problem: str) -> ConfigError:
+    return ConfigError(f"methods entry {name!r}: {problem}")
+
+
+def parse_input(text: str, name: str = "?") -> ImageInput:
+    """``"nyul/flair"`` -> ImageInput("nyul", "flair")."""
+    scheme, sep, modality = str(text).partition("/")
+    if not sep or scheme not in SCHEMES or modality not in MODALITIES:
+        raise _fail(
+            name,
+            f"input {text!r} is not scheme/modality with scheme in {', '.join(SCHEMES)} "
+            f"and modality in {', '.join(MODALITIES)}",
+        )
+    return ImageInput(scheme, modality)
+
+
+_DEFAULT_PROBABILITY = {"flair_hyperintensity": True, "random_forest": True, "unet3d": True}
+
+
+def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
+    """Check one registry entry (already schema-validated in the workflow, checked again here)."""
+    name = str(entry.get("name", ""))
+    if not _NAME.match(name):
+        raise ConfigError(f"methods entry has an invalid name {name!r} (letters, digits, _ . - only)")
+    kind = str(entry.get("kind", ""))
+    if kind not in KINDS:
+        raise _fail(name, f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    inputs = tuple(parse_input(t, name) for t in entry.get("inputs", []) or [])
+    if kind in BUILTIN_KINDS or kind == "command":
+        if not inputs:
+            raise _fail(name, f"a {kind} method needs inputs (scheme/modality list)")
+    if kind == "flair_hyperintensity" and not any(i.modality == "flair" for i in inputs):
+        raise _fail(name, "flair_hyperintensity needs a FLAIR input (e.g. nyul/flair)")
+    device = str(entry.get("device", "auto"))
+    if device not in DEVICES:
+        raise _fail(name, f"device {device!r} is not one of {', '.join(DEVICES)}")
+    resources = entry.get("resources", {}) or {}
+    trains = bool(entry.get("trains", kind in BUILTIN_KINDS))
+    if kind in ("random_forest", "unet3d") and not trains:
+        raise _fail(name, f"a {kind} method must train (trains: true)")
+    if kind in ("ensemble", "command", "submission") and trains:
+        raise _fail(name, f"a {kind} method does not train here (trains: false)")
+    spec = MethodSpec(
+        name=name,
+        kind=kind,
+        inputs=inputs,
+        trains=trains,
+        device=device,  # type: ignore[arg-type]
+        threads=int(entry.get("threads", 1)),
+        mem_mb=int(resources.get("mem_mb", 2000)),
+        runtime=int(resources.get("runtime", 30)),
+        params=dict(entry.get("params", {}) or {}),
+        members=tuple(str(m) for m in entry.get("members", []) or []),
+        fusion=str(entry.get("fusion", "majority")),
+        command=str(entry.get("command", "") or ""),
+        conda_env=str(entry.get("conda_env", "") or ""),
+        container=str(entry.get("container", "") or ""),
+        folder=str(entry.get("folder", "") or ""),
+        pattern=str(entry.get("pattern", "{case}.nii.gz") or "{case}.nii.gz"),
+        probabilities=bool(entry.get("probabilities", False)),
+        threshold=float(entry.get("threshold", 0.5)),
+        has_probability=bool(_DEFAULT_PROBABILITY.get(kind, False) or (kind == "submission" and entry.get("probabilities", False))),
+    )
+    if spec.threads < 1:
+        raise _fail(name, "threads must be at least 1")
+    if kind == "ensemble":
+        if len(spec.members) < 2:
+            raise _fail(name, "an ensemble needs at least two members")
+        if spec.fusion not in FUSIONS:
+            raise _fail(name, f"fusion {spec.fusion!r} is not one of {', '.join(FUSIONS)}")
+    if kind == "command":
+        if "{output}" not in spec.command:
+            raise _fail(name, "the command template must contain {output} (where the tool writes its mask)")
+        if spec.conda_env and spec.container:
+            raise _fail(name, "give conda_env or container, not both")
+    if kind == "submission":
+        if not spec.folder:
+            raise _fail(name, "a submission needs folder (the folder of masks named by case)")
+        if "{case}" not in spec.pattern:
+            raise _fail(name, "the submission pattern must contain {case}")
+        if not 0.0 < spec.threshold < 1.0:
+            raise _fail(name, "threshold must be strictly between 0 and 1")
+    return spec
+
+
+def parse_methods(entries: Sequence[Mapping[str, Any]]) -> list[MethodSpec]:
+    """Check the whole registry: each entry, unique names, ensemble members that exist and are
+    not themselves ensembles."""
+    specs = [parse_method(e) for e in entries or []]
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"methods: duplicate names {', '.join(duplicates)}")
+    by_name = {s.name: s for s in specs}
+    for spec in specs:
+        for member in spec.members:
+            if member not in by_name:
+                raise _fail(spec.name, f"ensemble member {member!r} is not a configured method")
+            if by_name[member].kind == "ensemble":
+                raise _fail(spec.name, f"ensemble member {member!r} is itself an ensemble")
+    return specs
+
+
+def gpu_visible() -> bool:
+    """A cheap guess, without importing torch, of whether this machine has an NVIDIA GPU.
+
+    Used at workflow parse time to decide whether ``device: auto`` rules request ``gpu=1``; the
+    job itself decides with ``torch.cuda.is_available()``. On a cluster whose submit host has no
+    GPU, set ``device: cuda`` explicitly.
+    """
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/proc/driver/nvidia/gpus").is_dir() or Path("/dev/nvidia0").exists()
+
+
+def wants_gpu(spec: MethodSpec, gpu_present: bool | None = None) -> bool:
+    """Whether the method's jobs should declare the Snakemake resource ``gpu=1``."""
+    if spec.kind != "unet3d":
+        return False
+    if spec.device == "cuda":
+        return True
+    if spec.device == "cpu":
+        return False
+    return gpu_visible() if gpu_present is None else gpu_present
