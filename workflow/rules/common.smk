@@ -234,7 +234,7 @@ def ranking_outputs():
         "leaderboard": report(
             f"{base}/leaderboard.tsv",
             caption="../report/leaderboard.rst",
-            category="4. Ranking",
+            category="5. Ranking",
             subcategory="leaderboard",
             labels={"table": "leaderboard (MS-SEG 2016 style)"},
         ),
@@ -244,7 +244,7 @@ def ranking_outputs():
         outputs[name] = report(
             f"{base}/{name}.tsv",
             caption="../report/ranking_tables.rst",
-            category="4. Ranking",
+            category="5. Ranking",
             subcategory="analysis tables",
             labels={"table": name},
         )
@@ -253,7 +253,7 @@ def ranking_outputs():
             outputs[name] = report(
                 f"{base}/{name}.tsv",
                 caption="../report/ranking_tables.rst",
-                category="4. Ranking",
+                category="5. Ranking",
                 subcategory="analysis tables",
                 labels={"table": name},
             )
@@ -262,7 +262,7 @@ def ranking_outputs():
         outputs[f"by_{stratum}"] = report(
             f"{base}/leaderboard_by_{stratum}.tsv",
             caption="../report/leaderboard_strata.rst",
-            category="4. Ranking",
+            category="5. Ranking",
             subcategory="strata",
             labels={"table": f"leaderboard by {stratum}"},
         )
@@ -271,7 +271,7 @@ def ranking_outputs():
             outputs[f"{figure}_{metric}"] = report(
                 f"{base}/figures/{figure}_{metric}.png",
                 caption=f"../report/figures/{figure}.rst",
-                category="5. Figures",
+                category="6. Figures",
                 subcategory=metric,
                 labels={"metric": metric, "figure": figure.replace("_", " ")},
             )
@@ -279,7 +279,7 @@ def ranking_outputs():
         outputs[figure] = report(
             f"{base}/figures/{figure}.png",
             caption=f"../report/figures/{figure}.rst",
-            category="5. Figures",
+            category="6. Figures",
             subcategory="all metrics",
             labels={"metric": "all", "figure": figure.replace("_", " ")},
         )

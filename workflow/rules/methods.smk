@@ -17,7 +17,7 @@ rule train_method_sklearn:
         plot=report(
             "results/models/{method}/training_curve.png",
             caption="../report/methods_training.rst",
-            category="3. Methods",
+            category="4. Methods",
             labels={"method": "{method}", "figure": "training curve"},
         ),
     log:
@@ -49,7 +49,7 @@ rule train_method_unet:
         plot=report(
             "results/models/{method}/training_curve.png",
             caption="../report/methods_training.rst",
-            category="3. Methods",
+            category="4. Methods",
             labels={"method": "{method}", "figure": "training curve"},
         ),
     log:
@@ -198,7 +198,7 @@ rule methods_table:
         status=report(
             "results/methods/status.tsv",
             caption="../report/methods_status.rst",
-            category="3. Methods",
+            category="4. Methods",
         ),
         timing="results/methods/timing.tsv",
     log:
