@@ -44,7 +44,7 @@ nib.save(nib.Nifti1Image(mask, img.affine), output)
 
 
 def run(workdir: Path, configs: list[Path], *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"), *map(str, configs), "--cores", "2", *extra, *targets]
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"), *map(str, configs), "--cores", "2", *targets, *extra]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1500)
 
 
