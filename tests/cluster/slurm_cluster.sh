@@ -127,7 +127,7 @@ stop() {
     local pidfile
     for pidfile in "$ROOT/run/slurmd.pid" "$ROOT/run/slurmctld.pid" "$ROOT/run/munged.pid"; do
         if running "$pidfile"; then
-            kill "$(cat "$pidfile")" || true
+            kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
             for _ in $(seq 20); do running "$pidfile" || break; sleep 0.5; done
         fi
         rm -f "$pidfile"
