@@ -599,12 +599,15 @@ def leave_one_out(votes: np.ndarray, method: str, **kwargs: object) -> list[Cons
 def leave_one_out_performance(votes: np.ndarray, method: str, **kwargs: object) -> RaterPerformance:
     """Rater k scored (sensitivity, specificity, Dice) against the binary fusion of the others."""
     votes = check_votes(votes, case=kwargs.get("case"))  # type: ignore[arg-type]
-    mask = kwargs.get("mask")
     fusions = leave_one_out(votes, method, **kwargs)
-    rows = [
-        rater_performance(votes[k : k + 1], fusions[k].binary(), mask=mask)  # type: ignore[arg-type]
-        for k in range(votes.shape[0])
-    ]
+    return performance_against_fusions(votes, fusions, mask=kwargs.get("mask"))  # type: ignore[arg-type]
+
+
+def performance_against_fusions(
+    votes: np.ndarray, fusions: Sequence[ConsensusResult], *, mask: np.ndarray | None = None
+) -> RaterPerformance:
+    """Rater k scored against ``fusions[k]`` (e.g. the leave-one-out fusion of the others)."""
+    rows = [rater_performance(votes[k : k + 1], fusions[k].binary(), mask=mask) for k in range(votes.shape[0])]
     return RaterPerformance(
         sensitivity=np.concatenate([r.sensitivity for r in rows]),
         specificity=np.concatenate([r.specificity for r in rows]),
@@ -641,9 +644,9 @@ def performance_table(
         }
     )
     if loo is not None:
-        rows = [rater_performance(votes[k : k + 1], loo[k].binary(), mask=mask) for k in range(len(names))]
-        frame["loo_dice"] = [float(r.dice[0]) for r in rows]
-        frame["loo_sensitivity"] = [float(r.sensitivity[0]) for r in rows]
+        against_others = performance_against_fusions(votes, loo, mask=mask)
+        frame["loo_dice"] = against_others.dice
+        frame["loo_sensitivity"] = against_others.sensitivity
     frame["method"] = result.method
     frame["iterations"] = result.iterations
     frame["converged"] = result.converged
