@@ -13,7 +13,7 @@ def main(smk):
     import pandas as pd
 
     from lesionbench.cohort.importers import import_msseg2016
-    from lesionbench.cohort.sheet import CaseSheet, validate_case_sheet, write_case_sheet
+    from lesionbench.cohort.sheet import CaseSheet, resolve_path, validate_case_sheet, write_case_sheet
     from lesionbench.errors import SheetError
     from lesionbench.workflow_support import centers_from_config, cohort_from_config
 
@@ -38,7 +38,10 @@ def main(smk):
     for column in ("flair", "t1", "t2", "pd", "t1gd", "brain_mask", "consensus"):
         cases[column] = [str(sheet.path(c, column) or "") for c in cases["case_id"]]
     raters = sheet.raters.copy()
-    raters["path"] = [str(p) for c, r in zip(raters["case_id"], raters["rater"]) for p in [sheet.rater_paths(c)[r]]]
+    raters["path"] = [
+        str(resolve_path(sheet.root, path, case=case, what=f"rater {rater}"))
+        for case, rater, path in zip(raters["case_id"], raters["rater"], raters["path"])
+    ]
     write_case_sheet(CaseSheet(cases=cases, raters=raters, root=None), smk.output.cases, smk.output.raters)
     print(pd.Series(cases["split"]).value_counts().to_string())
 
