@@ -49,6 +49,8 @@ def test_registry_parses_the_default_config():
     rf = next(s for s in specs if s.kind == "random_forest")
     assert rf.trains and [i.key for i in rf.inputs] == ["nyul/flair", "nyul/t1", "nyul/t2", "nyul/pd"]
     assert rf.inputs[0].path("c01") == "results/harmonized/nyul/c01/flair.nii.gz"
+    # training may use several threads; per-case inference defaults to one (cases run side by side)
+    assert all(s.inference_threads == 1 for s in specs)
 
 
 @pytest.mark.parametrize(
@@ -63,6 +65,7 @@ def test_registry_parses_the_default_config():
         ({"name": "x", "kind": "submission"}, "needs folder"),
         ({"name": "x", "kind": "ensemble", "members": ["a"]}, "at least two members"),
         ({"name": "x", "kind": "unet3d", "inputs": ["zscore/flair"], "device": "tpu"}, "device 'tpu'"),
+        ({"name": "x", "kind": "unet3d", "inputs": ["zscore/flair"], "inference_threads": 0}, "at least 1"),
     ],
 )
 def test_registry_rejects_bad_entries_naming_the_method(entry, words):
@@ -210,6 +213,9 @@ def test_forest_learns_an_easy_problem_deterministically():
     assert [row["n_estimators"] for row in trained.curve] == [10, 20]
     again = forest.train_forest(cases[:2], params, seed=7, threads=1)
     assert np.array_equal(forest.predict_forest(again.forest, cases[2], params)[1], probability)
+    # inference threads differ from training threads without changing a number
+    assert np.array_equal(forest.predict_forest(again.forest, cases[2], params, threads=2)[1], probability)
+    assert again.forest.n_jobs == 2
 
 
 def test_forest_grown_in_steps_equals_one_shot_sklearn_forest():

@@ -19,6 +19,14 @@ def test_frequency_is_the_fraction_of_cases():
     assert freq[1, 1, 1] == pytest.approx(0.5) and freq[2, 2, 2] == pytest.approx(0.25) and freq.sum() == pytest.approx(0.75)
 
 
+def test_interpolated_fractions_count_from_the_threshold():
+    # a mask warped with linear interpolation holds fractions: a thin rim of partial voxels
+    # must not count as lesion (hand-worked: only the 0.5 and 1.0 voxels count)
+    warped = np.array([[[0.0, 0.1, 0.49, 0.5, 1.0]]], dtype=np.float32)
+    assert frequency_map([warped]).tolist() == [[[0.0, 0.0, 0.0, 1.0, 1.0]]]
+    assert frequency_map([warped], threshold=0.05).tolist() == [[[0.0, 1.0, 1.0, 1.0, 1.0]]]
+
+
 def test_masks_on_different_grids_are_rejected():
     with pytest.raises(GridMismatchError):
         frequency_map([np.zeros((4, 4, 4)), np.zeros((4, 4, 5))])

@@ -15,6 +15,8 @@ from lesionbench.cli import main
 from lesionbench.errors import MissingFileError
 from lesionbench.io import load_mask, load_volume
 from lesionbench.synth import case_files, generate_case, plan_cohort, plot_cohort_overview
+from lesionbench.synth.anatomy import load_template_anatomy, read_template_anatomy, save_template_anatomy
+from lesionbench.synth.plan import get_preset
 from lesionbench.synth.protocols import CENTER_PROTOCOLS
 
 SEED = 4
@@ -173,8 +175,15 @@ def test_same_seed_gives_identical_bytes_and_other_seeds_differ(cohort, tmp_path
     root, plans = cohort
     plan = plans[2]
     generate_case(plan, "tiny", N_RATERS, tmp_path / "again")
+    # the workflow builds the template anatomy once and every case job reads it back: same bytes
+    save_template_anatomy(load_template_anatomy(get_preset("tiny").anatomy_mm), tmp_path / "anatomy.npz")
+    anatomy = read_template_anatomy(tmp_path / "anatomy.npz", get_preset("tiny").anatomy_mm)
+    generate_case(plan, "tiny", N_RATERS, tmp_path / "read", anatomy)
     for key, rel in case_files(plan, N_RATERS).items():
         assert (root / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), key
+        assert (root / rel).read_bytes() == (tmp_path / "read" / rel).read_bytes(), key
+    with pytest.raises(ValueError, match="3 mm grid"):
+        read_template_anatomy(tmp_path / "anatomy.npz", get_preset("demo").anatomy_mm)
     other = next(p for p in plan_cohort("tiny", SEED + 1, N_RATERS) if p.case_id == plan.case_id)
     generate_case(other, "tiny", N_RATERS, tmp_path / "other")
     files = case_files(plan, N_RATERS)

@@ -16,8 +16,12 @@ import numpy as np
 from .errors import GridMismatchError
 
 
-def frequency_map(masks: Sequence[np.ndarray]) -> np.ndarray:
-    """Voxel-wise fraction of masks that mark the voxel (float32, same grid as the masks)."""
+def frequency_map(masks: Sequence[np.ndarray], threshold: float = 0.5) -> np.ndarray:
+    """Voxel-wise fraction of masks that mark the voxel (float32, same grid as the masks).
+
+    Masks taken to the template with linear interpolation hold lesion *fractions*; a voxel
+    counts as lesion where the fraction is ``>= threshold`` (boolean masks count as given).
+    """
     if not masks:
         raise ValueError("a lesion-frequency map needs at least one mask")
     shape = np.shape(masks[0])
@@ -25,7 +29,7 @@ def frequency_map(masks: Sequence[np.ndarray]) -> np.ndarray:
     for index, mask in enumerate(masks):
         if np.shape(mask) != shape:
             raise GridMismatchError(f"template-space mask {index} has shape {np.shape(mask)}, expected {shape}")
-        total += np.asarray(mask, dtype=bool)
+        total += np.asarray(mask, dtype=np.float32) >= threshold
     return total / np.float32(len(masks))
 
 

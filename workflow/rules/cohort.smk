@@ -3,7 +3,25 @@
 
 if SYNTHETIC:
 
+    rule synthesize_anatomy:
+        output:
+            "results/cohort/synthetic_anatomy.npz",
+        log:
+            "logs/synthesize_anatomy.log",
+        conda:
+            "../../envs/synth.yaml"
+        threads: 1
+        resources:
+            mem_mb=scaled_mem(3000),
+            runtime=5,
+        params:
+            preset=config["synthetic"]["preset"],
+        script:
+            "../scripts/synthesize_anatomy.py"
+
     rule synthesize_case:
+        input:
+            anatomy="results/cohort/synthetic_anatomy.npz",
         output:
             **synth_truth_outputs(),
             flair=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/3DFLAIR.nii.gz",

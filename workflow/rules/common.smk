@@ -299,13 +299,6 @@ def synth_truth_outputs():
     }
 
 
-def template_space_consensus(wildcards):
-    """Every analysed case's reference consensus taken to MNI space (preprocess_to_template)."""
-    return expand(
-        "results/template_space/{case}/consensus.nii.gz", case=analysis_cases()
-    )
-
-
 def synthetic_root_from_output(wildcards, output):
     """The synthetic cohort root, from a case's FLAIR (<root>/<split>/<center>/<patient>/Raw_Data/...)."""
     return str(Path(output.flair).parents[4])

@@ -85,7 +85,7 @@ rule infer_method_sklearn:
         method=SKLEARN_METHODS,
     conda:
         "../../envs/sklearn.yaml"
-    threads: method_threads
+    threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
         runtime=method_runtime,
@@ -109,7 +109,7 @@ rule infer_method_unet:
         method=UNET_METHODS,
     conda:
         "../../envs/torch.yaml"
-    threads: method_threads
+    threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
         runtime=method_runtime,

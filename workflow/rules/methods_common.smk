@@ -38,7 +38,13 @@ def method_entry(wildcards):
 
 
 def method_threads(wildcards):
+    """Threads of a method's training job (and of a participant's command per case)."""
     return METHOD_SPECS[wildcards.method].threads
+
+
+def method_inference_threads(wildcards):
+    """Threads of a built-in method's per-case inference job (cases run side by side)."""
+    return METHOD_SPECS[wildcards.method].inference_threads
 
 
 def method_mem_mb(wildcards, attempt):

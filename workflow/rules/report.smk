@@ -28,7 +28,8 @@ rule ranking:
 
 rule lesion_frequency_map:
     input:
-        template_space_consensus,
+        masks=lambda wc: [reference_mask(case) for case in analysis_cases()],
+        transforms=lambda wc: expand(f"{PP_DIR}/transforms", case=analysis_cases()),
     output:
         map="results/template_space/lesion_frequency.nii.gz",
         figure=report(
@@ -40,12 +41,13 @@ rule lesion_frequency_map:
     log:
         "logs/lesion_frequency_map.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/ants.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
         runtime=10,
     params:
+        cases=lambda wc: analysis_cases(),
         title="Reference consensus in MNI space",
     script:
         "../scripts/lesion_frequency_map.py"

@@ -8,7 +8,6 @@ def main(smk):
 
     from lesionbench.methods.classical import HyperintensityParams, segment
     from lesionbench.methods.files import load_case_arrays, run_case, write_prediction
-    from lesionbench.methods.forest import ForestParams, predict_forest
     from lesionbench.methods.registry import parse_method
 
     spec = parse_method(smk.params.entry)
@@ -24,8 +23,10 @@ def main(smk):
             params = HyperintensityParams.from_mapping(model["params"])
             mask, probability = segment(arrays, model["flair_channel"], model["threshold"], params)
             return mask, probability, {"threshold": model["threshold"]}
+        from lesionbench.methods.forest import ForestParams, predict_forest  # scikit-learn: only here
+
         params = ForestParams.from_mapping(model["params"])
-        mask, probability = predict_forest(model["forest"], arrays, params)
+        mask, probability = predict_forest(model["forest"], arrays, params, threads=smk.threads)
         return mask, probability, {"threshold": params.threshold}
 
     outcome = run_case(spec.name, case, compute, on_failure=smk.params.on_failure)

@@ -139,10 +139,13 @@ def train_forest(cases: Sequence[CaseArrays], params: ForestParams, *, seed: int
     return ForestTraining(forest=forest, curve=curve)
 
 
-def predict_forest(forest: RandomForestClassifier, case: CaseArrays, params: ForestParams, *, chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+def predict_forest(
+    forest: RandomForestClassifier, case: CaseArrays, params: ForestParams, *, threads: int = 1, chunk: int = 200_000
+) -> tuple[np.ndarray, np.ndarray]:
     """(mask, probability) of a case: the forest's lesion probability inside the brain mask,
     thresholded at ``params.threshold`` (balanced sampling inflates probabilities, hence > 0.5),
-    small components removed."""
+    small components removed. ``threads`` replaces the ``n_jobs`` the forest was trained with."""
+    forest.set_params(n_jobs=max(1, int(threads)))
     brain = case.brain_mask.astype(bool)
     index = np.flatnonzero(brain.ravel())
     probability = np.zeros(brain.size, dtype=np.float32)

@@ -65,6 +65,7 @@ class MethodSpec:
     trains: bool = False
     device: Device = "auto"
     threads: int = 1
+    inference_threads: int = 1
     mem_mb: int = 2000
     runtime: int = 30
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -92,6 +93,7 @@ class MethodSpec:
             "trains": self.trains,
             "device": self.device,
             "threads": self.threads,
+            "inference_threads": self.inference_threads,
             "params": dict(self.params),
         }
         if self.kind == "ensemble":
@@ -148,6 +150,7 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         trains=trains,
         device=device,  # type: ignore[arg-type]
         threads=int(entry.get("threads", 1)),
+        inference_threads=int(entry.get("inference_threads", 1)),
         mem_mb=int(resources.get("mem_mb", 2000)),
         runtime=int(resources.get("runtime", 30)),
         params=dict(entry.get("params", {}) or {}),
@@ -162,8 +165,8 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         threshold=float(entry.get("threshold", 0.5)),
         has_probability=bool(_DEFAULT_PROBABILITY.get(kind, False) or (kind == "submission" and entry.get("probabilities", False))),
     )
-    if spec.threads < 1:
-        raise _fail(name, "threads must be at least 1")
+    if spec.threads < 1 or spec.inference_threads < 1:
+        raise _fail(name, "threads and inference_threads must be at least 1")
     if kind == "ensemble":
         if len(spec.members) < 2:
             raise _fail(name, "an ensemble needs at least two members")

@@ -51,7 +51,7 @@ def require_modalities(available: Sequence[str], required: Sequence[str], *, cas
 
 @dataclass(frozen=True)
 class PreprocessSettings:
-    registration_mm: float = 2.5
+    registration_mm: float = 3.0
     template_mm: float = 3.0
     rigid_iterations: tuple[int, ...] = (1000, 500, 250)
     syn_iterations: tuple[int, ...] = (40, 20, 0)

@@ -71,7 +71,7 @@ def estimate_rigid(
     moving_affine: np.ndarray,
     *,
     outprefix: str | Path,
-    work_mm: float = 2.5,
+    work_mm: float = 3.0,
     seed: int | None = 2016,
     iterations: Sequence[int] = (1000, 500, 250),
     case: str | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -172,6 +173,29 @@ def load_template_anatomy(spacing_mm: float) -> TemplateAnatomy:
     """The nilearn MNI152 2009 template on a ``spacing_mm`` grid (cached per process)."""
     gm, wm, mask, affine = _load_mni_1mm()
     return build_template_anatomy(gm, wm, mask, affine, spacing_mm)
+
+
+_ARRAYS = ("affine", "csf", "gm", "wm", "brain", "ventricles", "ventricle_distance_mm", "outside_distance_mm")
+
+
+def save_template_anatomy(anatomy: TemplateAnatomy, path: str | Path) -> None:
+    """Write ``anatomy`` as an uncompressed ``.npz`` (building it costs 3 s per case at 1.5 mm,
+    10 s at 1 mm; a workflow builds it once and every case job reads it back in a fraction of that)."""
+    arrays = {name: getattr(anatomy, name) for name in _ARRAYS}
+    arrays.update({f"candidates_{region}": idx for region, idx in anatomy.candidates.items()})
+    with open(path, "wb") as handle:  # a file handle: np.savez would append .npz to the name
+        np.savez(handle, spacing_mm=np.float64(anatomy.spacing_mm), **arrays)
+
+
+def read_template_anatomy(path: str | Path, spacing_mm: float) -> TemplateAnatomy:
+    """The anatomy written by :func:`save_template_anatomy`, checked to be on ``spacing_mm``."""
+    with np.load(path) as data:
+        saved = float(data["spacing_mm"])
+        if not np.isclose(saved, spacing_mm):
+            raise ValueError(f"{path}: template anatomy is on a {saved:g} mm grid, this preset needs {spacing_mm:g} mm")
+        arrays = {name: data[name] for name in _ARRAYS}
+        candidates = {region: data[f"candidates_{region}"] for region in REGIONS}
+    return TemplateAnatomy(spacing_mm=saved, candidates=candidates, **arrays)
 
 
 @dataclass(frozen=True)

@@ -139,13 +139,20 @@ def pairwise_dice(masks: list[np.ndarray]) -> list[float]:
     return [_dice(masks[i], masks[j]) for i in range(len(masks)) for j in range(i + 1, len(masks))]
 
 
-def simulate_case(plan: CasePlan, preset: str, n_raters: int) -> SimulatedCase:
-    """Simulate one case in memory: raw images, rater masks and truth, nothing written."""
+def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateAnatomy | None = None) -> SimulatedCase:
+    """Simulate one case in memory: raw images, rater masks and truth, nothing written.
+
+    ``anatomy``: the template anatomy on the preset's grid when the caller has it already
+    (:func:`~lesionbench.synth.anatomy.read_template_anatomy`); built here otherwise.
+    """
     spec = get_preset(preset)
     case_files(plan, n_raters)  # validates n_raters
     protocol = CENTER_PROTOCOLS[plan.center]
     field = float(plan.field_strength)
-    anatomy = load_template_anatomy(spec.anatomy_mm)
+    if anatomy is None:
+        anatomy = load_template_anatomy(spec.anatomy_mm)
+    elif not np.isclose(anatomy.spacing_mm, spec.anatomy_mm):
+        raise ValueError(f"preset {preset} simulates on a {spec.anatomy_mm:g} mm anatomy, not {anatomy.spacing_mm:g} mm")
     h = spec.anatomy_mm
 
     warp_rng = _stream(plan.seed, "warp")
@@ -424,6 +431,6 @@ def write_case(case: SimulatedCase, n_raters: int, out_root: Path) -> dict[str, 
     return paths
 
 
-def generate_case(plan: CasePlan, preset: str, n_raters: int, out_root: Path) -> None:
+def generate_case(plan: CasePlan, preset: str, n_raters: int, out_root: Path, anatomy: TemplateAnatomy | None = None) -> None:
     """Simulate one case and write it under ``out_root`` (MS-SEG 2016 layout + ``truth/``)."""
-    write_case(simulate_case(plan, preset, n_raters), n_raters, Path(out_root))
+    write_case(simulate_case(plan, preset, n_raters, anatomy), n_raters, Path(out_root))
