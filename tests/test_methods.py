@@ -174,6 +174,21 @@ def test_threshold_tuning_finds_the_separating_threshold():
     assert probability.dtype == np.float32 and 0 <= probability.min() and probability.max() <= 1
 
 
+def test_threshold_tuning_curve_equals_the_uncropped_search():
+    # the search runs on a box around the WM region and the label: same numbers as on full volumes
+    cases = [synthetic_case(s, contrast=2.0) for s in range(2)]
+    params = classical.HyperintensityParams(min_lesion_mm3=4.0, thresholds=(1.0, 1.5, 2.5, 4.0))
+    tuned = classical.tune_threshold(cases, 0, params)
+    for row in tuned.curve:
+        full = []
+        for case in cases:
+            score = classical.flair_score(case.images[0], case.priors[0], case.brain_mask, params)
+            region = classical.white_matter_region(case.priors[0], case.brain_mask, case.spacing, params)
+            mask = remove_small_lesions((score > row["threshold"]) & region, case.spacing, params.min_lesion_mm3)
+            full.append(dice(mask, case.label))
+        assert row["mean_dice"] == pytest.approx(float(np.mean(full)), abs=1e-12)
+
+
 def test_threshold_tuning_without_labels_names_the_case():
     case = synthetic_case(1)
     unlabeled = CaseArrays(case="c9", images=case.images, brain_mask=case.brain_mask, spacing=case.spacing, priors=case.priors)

@@ -37,6 +37,8 @@ if SYNTHETIC:
             "logs/synthesize_case/{case_dir}.log",
         benchmark:
             "benchmarks/results/synthesize_case/{case_dir}.tsv"
+        # long per-case jobs first (see preprocess_case)
+        priority: 10
         conda:
             "../../envs/synth.yaml"
         threads: 1

@@ -49,7 +49,7 @@ harmonize_inputs = lambda wildcards: {
             f"scale_{m}": f"results/harmonized/nyul/standard_scale_{m}.json"
             for m in HZ_MODALITIES
         }
-        if wildcards.scheme == "nyul"
+        if "nyul" in HZ_SCHEMES
         else {}
     ),
     **(
@@ -64,7 +64,7 @@ harmonize_inputs = lambda wildcards: {
                 case=histmatch_reference()
             ),
         }
-        if wildcards.scheme == "histmatch"
+        if "histmatch" in HZ_SCHEMES
         else {}
     ),
 }
@@ -135,6 +135,8 @@ rule preprocess_case:
         "logs/preprocess_case/{case}.log",
     benchmark:
         "benchmarks/results/preprocess_case/{case}.tsv"
+    # the longest per-case job: run it early, so short jobs fill the end of a run
+    priority: 10
     conda:
         "../../envs/ants.yaml"
     threads: PP_THREADS
@@ -249,13 +251,19 @@ rule harmonize_fit_nyul:
         "../scripts/harmonize_fit_nyul.py"
 
 
+# One job per case for every scheme: each image is read once, and a job per (scheme, case)
+# would pay a process start-up and the imports for a few seconds of work.
 rule harmonize_case:
     input:
         unpack(harmonize_inputs),
     output:
-        [HZ_PATH.replace("{modality}", m) for m in HZ_MODALITIES],
+        [
+            HZ_PATH.replace("{scheme}", s).replace("{modality}", m)
+            for s in HZ_SCHEMES
+            for m in HZ_MODALITIES
+        ],
     log:
-        "logs/harmonize_case/{scheme}/{case}.log",
+        "logs/harmonize_case/{case}.log",
     conda:
         "../../envs/sitk.yaml"
     threads: 1
@@ -263,9 +271,10 @@ rule harmonize_case:
         mem_mb=scaled_mem(2000),
         runtime=5,
     params:
+        schemes=HZ_SCHEMES,
         modalities=HZ_MODALITIES,
         whitestripe_width=HZ["whitestripe_width"],
-        reference=lambda wc: histmatch_reference() if wc.scheme == "histmatch" else "",
+        reference=lambda wc: histmatch_reference() if "histmatch" in HZ_SCHEMES else "",
     script:
         "../scripts/harmonize_case.py"
 

@@ -107,12 +107,19 @@ def tune_threshold(cases: Sequence[CaseArrays], flair_channel: int, params: Hype
             raise InputError("flair_hyperintensity: a training case lacks its reference mask or priors", case=case.case)
         brain = case.brain_mask.astype(bool)
         score = flair_score(case.images[flair_channel], case.priors[0], brain, params, case=case.case)
-        prepared.append((score, white_matter_region(case.priors[0], brain, case.spacing, params), case))
+        region = white_matter_region(case.priors[0], brain, case.spacing, params)
+        label = np.asarray(case.label, dtype=bool)
+        # Every candidate mask lies inside the search region: cropping to the box around the region
+        # and the label changes no component and no Dice term, and makes the 35-threshold search
+        # several times cheaper.
+        box = ndimage.find_objects((region | label).astype(np.uint8))
+        crop = box[0] if box and box[0] is not None else tuple(slice(None) for _ in label.shape)
+        prepared.append((score[crop], region[crop], label[crop], case.spacing))
     curve = []
     for threshold in params.thresholds:
         scores = [
-            dice(remove_small_lesions((score > threshold) & region, case.spacing, params.min_lesion_mm3), case.label)
-            for score, region, case in prepared
+            dice(remove_small_lesions((score > threshold) & region, spacing, params.min_lesion_mm3), label)
+            for score, region, label, spacing in prepared
         ]
         curve.append({"threshold": float(threshold), "mean_dice": float(np.mean(scores))})
     best = max(range(len(curve)), key=lambda i: (curve[i]["mean_dice"], -i))
