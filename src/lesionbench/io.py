@@ -138,6 +138,20 @@ def same_grid(
     return tuple(shape_a) == tuple(shape_b) and bool(np.allclose(affine_a, affine_b, rtol=0.0, atol=atol_mm))
 
 
+def check_same_grid(
+    volume: Volume,
+    reference: Volume,
+    *,
+    what: str,
+    case: str | None = None,
+    atol_mm: float = AFFINE_TOLERANCE_MM,
+) -> None:
+    """Raise :class:`GridMismatchError` ("<what>: <how the grids differ>", naming the case and
+    ``volume``'s file) unless ``volume`` is on ``reference``'s voxel grid."""
+    if not same_grid(reference.shape, reference.affine, volume.shape, volume.affine, atol_mm):
+        raise GridMismatchError(f"{what}: " + describe_grid_difference(reference, volume), case=case, path=volume.path)
+
+
 def describe_grid_difference(a: Volume, b: Volume) -> str:
     if a.shape != b.shape:
         return f"shape {b.shape} differs from reference shape {a.shape}"
@@ -193,12 +207,8 @@ def load_mask(
     Returns a :class:`Volume` whose data is a boolean array.
     """
     vol = load_volume(path, case=case, dtype=np.float64, check_finite=True)
-    if reference is not None and not same_grid(reference.shape, reference.affine, vol.shape, vol.affine, atol_mm):
-        raise GridMismatchError(
-            "mask is not on the reference image grid: " + describe_grid_difference(reference, vol),
-            case=case,
-            path=path,
-        )
+    if reference is not None:
+        check_same_grid(vol, reference, what="mask is not on the reference image grid", case=case, atol_mm=atol_mm)
     mask = binarize_mask(vol.data, policy=policy, case=case, path=path)
     return Volume(data=mask, affine=vol.affine, path=vol.path)
 

@@ -6,17 +6,26 @@ from lesionbench.workflow_support import run_script
 def main(smk):
     import numpy as np
 
-    from lesionbench.io import load_mask, load_volume, save_volume
+    from lesionbench.io import check_same_grid, load_mask, load_volume, save_volume
     from lesionbench.preprocess.harmonize import NyulScale, harmonize
+
+    def images_and_mask(paths, mask_path, case):
+        """Each image read once, the brain mask checked against every one of them."""
+        images = {m: load_volume(p, case=case) for m, p in paths.items()}
+        first, *others = images.values()
+        mask = load_mask(mask_path, case=case, reference=first)
+        for vol in others:
+            check_same_grid(mask, vol, what="mask is not on the reference image grid", case=case)
+        return images, mask.data
 
     case = smk.wildcards.case
     schemes, modalities = list(smk.params.schemes), list(smk.params.modalities)
-    outputs = iter(smk.output)  # scheme-major, modality-minor (the rule's order)
-    images = {m: load_volume(smk.input[m], case=case) for m in modalities}
-    mask = load_mask(smk.input.brain_mask, case=case, reference=images[modalities[0]]).data
-    reference_mask = None
+    images, mask = images_and_mask({m: smk.input[m] for m in modalities}, smk.input.brain_mask, case)
     if "histmatch" in schemes:
-        reference_mask = load_mask(smk.input.reference_mask, case=smk.params.reference).data
+        reference, reference_mask = images_and_mask(
+            {m: smk.input[f"reference_{m}"] for m in modalities}, smk.input.reference_mask, smk.params.reference
+        )
+    outputs = iter(smk.output)  # scheme-major, modality-minor (the rule's order)
     for scheme in schemes:
         for modality in modalities:
             vol = images[modality]
@@ -24,8 +33,7 @@ def main(smk):
             if scheme == "nyul":
                 kwargs["nyul_scale"] = NyulScale.from_json(smk.input[f"scale_{modality}"])
             if scheme == "histmatch":
-                ref = load_volume(smk.input[f"reference_{modality}"], case=smk.params.reference)
-                kwargs["reference"] = (ref.data, reference_mask)
+                kwargs["reference"] = (reference[modality].data, reference_mask)
             data = harmonize(
                 scheme, vol.data, mask, modality=modality, whitestripe_width=smk.params.whitestripe_width, case=case, **kwargs
             )

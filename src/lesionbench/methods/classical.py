@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
-from .common import CaseArrays, dice, remove_small_lesions
+from .common import CaseArrays, dice, params_from_mapping, remove_small_lesions
 
 #: 1 / Phi^-1(3/4): makes the MAD a consistent estimator of the SD under normality.
 MAD_TO_SD = 1.4826
@@ -37,10 +37,7 @@ class HyperintensityParams:
 
     @classmethod
     def from_mapping(cls, params: dict) -> HyperintensityParams:
-        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        if "thresholds" in known:
-            known["thresholds"] = tuple(float(t) for t in known["thresholds"])
-        return cls(**known)
+        return params_from_mapping(cls, params, float_tuples=("thresholds",))
 
 
 def white_matter_region(wm_prior: np.ndarray, brain_mask: np.ndarray, spacing: Sequence[float], params: HyperintensityParams) -> np.ndarray:

@@ -7,14 +7,35 @@ evaluation, Commowick et al. 2018) smaller than ``min_lesion_mm3`` are removed f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import ndimage
 
 #: Order of the tissue prior channels (``results/preprocessed/{case}/prior_{wm,gm,csf}.nii.gz``).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
+
+P = TypeVar("P")
+
+
+def params_from_mapping(
+    cls: type[P], params: Mapping[str, Any], *, float_tuples: Sequence[str] = (), int_triples: Sequence[str] = ()
+) -> P:
+    """A method's parameter dataclass from its config ``params``: keys that are not fields of
+    ``cls`` are ignored (they belong to other kinds or to the workflow); ``float_tuples`` keys
+    become tuples of floats, ``int_triples`` keys tuples of ints (a single number is repeated
+    three times, one per axis)."""
+    known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+    for key in float_tuples:
+        if key in known:
+            known[key] = tuple(float(v) for v in known[key])
+    for key in int_triples:
+        if key in known:
+            value = known[key]
+            known[key] = tuple(int(v) for v in (value if isinstance(value, (list, tuple)) else [value] * 3))
+    return cls(**known)
 
 
 @dataclass(frozen=True)

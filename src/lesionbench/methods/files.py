@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import GridMismatchError, InputError, LesionbenchError
-from ..io import Volume, describe_grid_difference, load_mask, load_volume, same_grid, save_volume
+from ..errors import InputError, LesionbenchError
+from ..io import Volume, check_same_grid, load_mask, load_volume, save_volume
 from .common import CaseArrays
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def load_case_arrays(
 
     def on_grid(path: str | Path) -> np.ndarray:
         vol = load_volume(path, case=case)
-        if not same_grid(flair.shape, flair.affine, vol.shape, vol.affine):
-            raise GridMismatchError("image is not on the case's FLAIR grid: " + describe_grid_difference(flair, vol), case=case, path=path)
+        check_same_grid(vol, flair, what="image is not on the case's FLAIR grid", case=case)
         return vol.data.astype(np.float32)
 
     images = np.stack([on_grid(p) for p in image_paths])

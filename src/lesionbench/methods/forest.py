@@ -19,7 +19,7 @@ from scipy import ndimage
 from sklearn.ensemble import RandomForestClassifier
 
 from ..errors import InputError
-from .common import CaseArrays, balanced_voxel_sample, remove_small_lesions
+from .common import PRIOR_NAMES, CaseArrays, balanced_voxel_sample, params_from_mapping, remove_small_lesions
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,7 @@ class ForestParams:
 
     @classmethod
     def from_mapping(cls, params: dict) -> ForestParams:
-        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        if "sigmas_mm" in known:
-            known["sigmas_mm"] = tuple(float(s) for s in known["sigmas_mm"])
-        return cls(**known)
+        return params_from_mapping(cls, params, float_tuples=("sigmas_mm",))
 
 
 def feature_names(channel_names: Sequence[str], params: ForestParams) -> list[str]:
@@ -51,7 +48,7 @@ def feature_names(channel_names: Sequence[str], params: ForestParams) -> list[st
             names += [f"{c}_mean_{s:g}mm", f"{c}_std_{s:g}mm"]
         names.append(f"{c}_contrast_{params.contrast_sigma_mm:g}mm")
     if params.use_priors:
-        names += ["prior_wm", "prior_gm", "prior_csf"]
+        names += [f"prior_{tissue}" for tissue in PRIOR_NAMES]
     return names
 
 
@@ -83,9 +80,14 @@ def feature_volumes(case: CaseArrays, params: ForestParams) -> list[np.ndarray]:
     return maps
 
 
+def _rows(maps: Sequence[np.ndarray], flat_index: np.ndarray) -> np.ndarray:
+    """(n voxels, n features) float32 matrix of feature maps at flat voxel indices."""
+    return np.stack([m.ravel()[flat_index] for m in maps], axis=1).astype(np.float32)
+
+
 def features_at(case: CaseArrays, params: ForestParams, flat_index: np.ndarray) -> np.ndarray:
     """(n voxels, n features) float32 matrix at the given flat voxel indices."""
-    return np.stack([m.ravel()[flat_index] for m in feature_volumes(case, params)], axis=1).astype(np.float32)
+    return _rows(feature_volumes(case, params), flat_index)
 
 
 def training_set(cases: Sequence[CaseArrays], params: ForestParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -154,8 +156,7 @@ def predict_forest(
         lesion_column = list(forest.classes_).index(1)
         for start in range(0, index.size, chunk):
             part = index[start : start + chunk]
-            x = np.stack([m.ravel()[part] for m in maps], axis=1).astype(np.float32)
-            probability[part] = forest.predict_proba(x)[:, lesion_column]
+            probability[part] = forest.predict_proba(_rows(maps, part))[:, lesion_column]
     probability = probability.reshape(brain.shape)
     mask = remove_small_lesions(probability > params.threshold, case.spacing, params.min_lesion_mm3)
     return mask, probability

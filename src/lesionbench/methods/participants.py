@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
-from ..io import Volume, binarize_mask, describe_grid_difference, load_volume, same_grid
+from ..errors import ConfigError, InputError, NonBinaryMaskError
+from ..io import Volume, binarize_mask, check_same_grid, load_volume
 
 
 class CommandError(InputError):
@@ -133,8 +133,7 @@ def check_result_volume(
     otherwise the values must be exactly 0/1.
     """
     path = result.path
-    if not same_grid(flair.shape, flair.affine, result.shape, result.affine, atol_mm):
-        raise GridMismatchError("result is not on the case's FLAIR grid: " + describe_grid_difference(flair, result), case=case, path=path)
+    check_same_grid(result, flair, what="result is not on the case's FLAIR grid", case=case, atol_mm=atol_mm)
     if probabilities:
         data = result.data.astype(np.float32)
         low, high = float(data.min()), float(data.max())

@@ -27,7 +27,7 @@ from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
 from ..errors import ConfigError, InputError
-from .common import CaseArrays, remove_small_lesions
+from .common import CaseArrays, params_from_mapping, remove_small_lesions
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,7 @@ class UNetParams:
 
     @classmethod
     def from_mapping(cls, params: dict) -> UNetParams:
-        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        for key in ("channels", "strides", "patch_size"):
-            if key in known:
-                value = known[key]
-                known[key] = tuple(int(v) for v in (value if isinstance(value, (list, tuple)) else [value] * 3))
-        return cls(**known)
+        return params_from_mapping(cls, params, int_triples=("channels", "strides", "patch_size"))
 
 
 def build_network(in_channels: int, params: UNetParams) -> UNet:

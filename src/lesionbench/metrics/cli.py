@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AffineError, ConfigError, GridMismatchError
-from ..io import AFFINE_TOLERANCE_MM, Volume, describe_grid_difference, load_mask, load_volume, same_grid
+from ..errors import AffineError, ConfigError
+from ..io import Volume, check_same_grid, load_mask, load_volume
 from .engine import LesionRecord, compute_metrics
 
 #: Largest |cos| between two affine axes still treated as orthogonal (no shear).
@@ -65,16 +65,10 @@ def _load(path: Path, *, case: str | None, reference: Volume | None, binarize: s
     if binarize == "threshold":
         vol = load_volume(path, case=case, dtype=np.float64)
         if reference is not None:
-            _check_grid(vol, reference, case)
+            check_same_grid(vol, reference, what="mask is not on the reference image grid", case=case)
         return Volume(data=vol.data >= threshold, affine=vol.affine, path=vol.path)
     policy = "nonzero" if binarize == "nonzero" else "binary"
     return load_mask(path, case=case, reference=reference, policy=policy)
-
-
-def _check_grid(vol: Volume, reference: Volume, case: str | None) -> None:
-    if not same_grid(reference.shape, reference.affine, vol.shape, vol.affine, AFFINE_TOLERANCE_MM):
-        raise GridMismatchError("mask is not on the reference image grid: " + describe_grid_difference(reference, vol),
-                                case=case, path=vol.path)
 
 
 def run(args: argparse.Namespace) -> int:
