@@ -2,12 +2,11 @@
 # functions and constants live here; the stage's rules are in methods.smk.
 import re
 
-from lesionbench.methods.registry import parse_methods, wants_gpu
+from lesionbench.methods.registry import PRIOR_NAMES, parse_methods, wants_gpu
 
 METHOD_SPECS = {spec.name: spec for spec in parse_methods(config.get("methods", []))}
 METHODS_ON_FAILURE = config.get("methods_on_failure", "record")
 METHOD_CONFIG = {entry["name"]: dict(entry) for entry in config.get("methods", [])}
-PRIOR_NAMES = ("wm", "gm", "csf")
 #: Which file holds a trained method's model, per kind.
 MODEL_FILE = {
     "flair_hyperintensity": "model.pkl",

@@ -14,9 +14,6 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy import ndimage
 
-#: Order of the tissue prior channels (``results/preprocessed/{case}/prior_{wm,gm,csf}.nii.gz``).
-PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
-
 P = TypeVar("P")
 
 

@@ -19,7 +19,8 @@ from scipy import ndimage
 from sklearn.ensemble import RandomForestClassifier
 
 from ..errors import InputError
-from .common import PRIOR_NAMES, CaseArrays, balanced_voxel_sample, params_from_mapping, remove_small_lesions
+from .common import CaseArrays, balanced_voxel_sample, params_from_mapping, remove_small_lesions
+from .registry import PRIOR_NAMES
 
 
 @dataclass(frozen=True)
