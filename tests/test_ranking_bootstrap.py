@@ -3,6 +3,8 @@ recomputation, Kendall's tau against scipy, undefined taus counted."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,8 +37,9 @@ def test_bootstrap_samples_match_independent_recomputation(task):
     boot = lr.bootstrap_task(task, "mean-then-rank", rng=np.random.default_rng(0), n_boot=40)
     filled = np.where(np.isnan(task.values), 0.0, task.values)  # worst Dice = 0
     for b in range(boot.n_boot):
-        resampled = pd.DataFrame(filled[:, boot.case_index[b]], index=task.entries)
-        expected = resampled.mean(axis=1).round(10).rank(ascending=False, method="min")
+        # exact rational means (what R's long-double mean rounds): equal multisets tie exactly
+        means = pd.Series([sum(map(Fraction, row)) / len(row) for row in filled[:, boot.case_index[b]]], index=task.entries)
+        expected = means.rank(ascending=False, method="min")
         assert boot.ranks[b].tolist() == expected.tolist()
         assert boot.kendall_tau[b] == pytest.approx(stats.kendalltau(boot.full_rank, boot.ranks[b]).statistic)
     assert np.allclose(boot.winner_frequency, [(boot.ranks[:, k] == 1).mean() for k in range(len(task.entries))])

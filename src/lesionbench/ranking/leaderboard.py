@@ -1,32 +1,48 @@
-"""MS-SEG 2016-style leaderboard (Commowick et al., Sci Rep 8:13650, 2018, "Evaluation" section).
+"""A leaderboard in the spirit of MS-SEG 2016 (Commowick et al., Sci Rep 8:13650, 2018).
 
-For each chosen metric, the methods are ranked on every test case (ties ``"min"``), the
-per-case ranks are averaged over cases, and the metrics are combined by a weighted mean of
-those mean ranks (default: Dice and lesion-wise F1, equal weights); the final rank is the
-rank of that combined score (smaller better, ties min). This is challengeR's
-rank-then-aggregate (mean) per metric followed by a mean-rank consensus.
+MS-SEG 2016 combined per-metric rankings of the methods into one ranking, but the exact
+rank-aggregation rule it used was not published; this leaderboard is *not* a reproduction
+of the official MS-SEG 2016 ranking. The rule implemented here (:data:`LEADERBOARD_RULE`):
 
-Missing results follow ``na_treat`` as in :mod:`.schemes` (default: worst value, so a method
-without an output on a case is ranked last-equal there). Raters are reference rows: their
-mean metric values are reported (against ``rater_reference``, usually the leave-one-rater-out
-consensus "loo") but they are not ranked and do not change the methods' ranks.
-Reported ``<metric>_mean`` values average the available (non-missing) cases;
-``n_missing`` says how many were missing.
+1. per leaderboard metric and test case, rank the methods (1 = best, ties ``"min"``),
+   after the missing-value treatment ``na_treat`` of :mod:`.schemes`;
+2. per metric, average each method's per-case ranks over the cases (challengeR's
+   rank-then-aggregate with the mean, before its final ranking step);
+3. combine the metrics by the weighted mean of those mean ranks (default: Dice and
+   lesion-wise F1, equal weights), computed in exact rational arithmetic, so equal scores
+   are exact ties;
+4. rank that combined score, smaller better, ties ``"min"``.
+
+Raters are reference rows: their mean metric values are reported (against
+``rater_reference``, usually the leave-one-rater-out consensus "loo") but they are not
+ranked and do not change the methods' ranks. ``<metric>_mean`` is the mean of the same
+values the ranks use: missing cells replaced by the ``na_treat`` substitute (``worst`` or a
+number); with ``na.rm`` or ``last`` (no substitute) the mean of the observed cases.
+``n_missing`` says how many cells were missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .schemes import TIE_DECIMALS, NaTreat, apply_na_treat, check_na_treat, rank_min, rank_then_aggregate
+from .schemes import NaTreat, apply_na_treat, check_na_treat, per_case_ranks, r_mean, rank_min
 from .table import RANKED_KINDS, task_matrix
 
 DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
+
+#: The rank-aggregation rule, in one sentence, for the Markdown table and the report.
+LEADERBOARD_RULE = (
+    "Rank: per test case and metric the methods are ranked (1 = best, ties share the best rank), the ranks "
+    "are averaged over cases, the per-metric mean ranks are combined by a weighted mean, and that score "
+    "is ranked (smaller better). MS-SEG 2016 did not publish its exact rank-aggregation rule; this is "
+    "lesionbench's rule, not a reproduction of the official MS-SEG 2016 ranking. Raters are scored, not ranked."
+)
 
 
 def _weights(metrics: Sequence[str], weights: Sequence[float] | Mapping[str, float] | None) -> np.ndarray:
@@ -81,21 +97,29 @@ def msseg_leaderboard(
         raise ConfigError(f"no entries of kind {list(ranked_kinds)} for reference {reference!r}")
 
     out = pd.DataFrame({"entry": entries, "entry_kind": kinds.reindex(entries).to_numpy(), "reference": reference})
-    mean_ranks = []
+    exact_score: list[Fraction | None] = [Fraction(0)] * len(entries)
     n_cases = np.zeros(len(entries), dtype=int)
     n_missing = np.zeros(len(entries), dtype=int)
-    for m in metrics:
+    for m, w_m in zip(metrics, w):
         task = task_matrix(table, m, reference, kinds=ranked_kinds, entries=entries, metric_info=metric_info)
         loss = apply_na_treat(task.values, task.spec, na_treat)
-        mean_rank, _ = rank_then_aggregate(loss, "mean", na_treat)
-        mean_ranks.append(mean_rank)
-        out[f"{m}_mean_rank"] = mean_rank
+        ranks = per_case_ranks(loss)
+        if na_treat == "na.rm":
+            ranks = np.where(np.isnan(loss), np.nan, _rank_present(loss))
+        # mean rank as an exact fraction: integer rank sum / number of ranked cases
+        for k in range(len(entries)):
+            r = ranks[k][~np.isnan(ranks[k])]
+            if r.size == 0 or exact_score[k] is None:  # no case at all under na.rm: nothing to rank on
+                exact_score[k] = None
+            else:
+                exact_score[k] += Fraction(float(w_m)) * Fraction(int(r.sum()), int(r.size))
         with np.errstate(all="ignore"):
-            out[f"{m}_mean"] = pd.DataFrame(task.values).mean(axis=1, skipna=True).to_numpy()
+            out[f"{m}_mean_rank"] = r_mean(ranks, skip_nan=True)
+            out[f"{m}_mean"] = r_mean(_metric_units(loss, task), skip_nan=True)
         n_cases = np.maximum(n_cases, task.values.shape[1])
         n_missing += np.isnan(task.values).sum(axis=1)
-    score = np.asarray(mean_ranks).T @ w
-    out.insert(0, "rank", rank_min(np.round(score, TIE_DECIMALS)))
+    score = np.array([np.nan if f is None else float(f) for f in exact_score])
+    out.insert(0, "rank", _rank_exact(exact_score))
     out.insert(4, "score", score)
     out["n_cases"] = n_cases
     out["n_missing"] = n_missing
@@ -105,6 +129,30 @@ def msseg_leaderboard(
     board = pd.concat([out, raters], ignore_index=True) if len(raters) else out.reset_index(drop=True)
     board["rank"] = board["rank"].astype("Int64")
     return board
+
+
+def _rank_present(loss: np.ndarray) -> np.ndarray:
+    """Per-case ranks (axis -2) among the entries present (``na.rm``), ties min."""
+    from scipy import stats
+
+    return stats.rankdata(loss, method="min", axis=-2, nan_policy="omit")
+
+
+def _metric_units(loss: np.ndarray, task) -> np.ndarray:
+    """Loss back in metric units, keeping the sign of observed signed errors."""
+    shown = -loss if task.spec.higher_is_better else loss
+    observed = ~np.isnan(task.values)
+    return np.where(observed, task.values, shown)
+
+
+def _rank_exact(scores: Sequence[Fraction | None]) -> np.ndarray:
+    """Ranks of exact scores, smaller better, ties min; an undefined score is ranked last
+    (challengeR's ``rankNA2``: max(rank) + 1)."""
+    defined = [f for f in scores if f is not None]
+    ranks = np.array([np.nan if f is None else 1.0 + sum(g < f for g in defined) for f in scores])
+    if np.isnan(ranks).any():
+        ranks[np.isnan(ranks)] = (np.nanmax(ranks) if len(defined) else 0.0) + 1.0
+    return ranks
 
 
 def _rater_rows(table: pd.DataFrame, metrics: list[str], reference: str, rater_reference: str | None) -> pd.DataFrame:
@@ -150,5 +198,5 @@ def leaderboard_markdown(board: pd.DataFrame, *, title: str | None = None) -> st
                 cells.append(_fmt(row[c]))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Rank: per case and metric ranks (ties min), averaged over cases, weighted mean over metrics. Raters are scored, not ranked.")
+    lines.append(LEADERBOARD_RULE)
     return "\n".join(lines) + "\n"

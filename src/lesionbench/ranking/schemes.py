@@ -1,23 +1,37 @@
-"""challengeR's ranking schemes on entries x cases arrays (Wiesenfarth et al., Sci Rep 11:2369, 2021).
+"""challengeR's ranking schemes on entries x cases arrays (Wiesenfarth et al., Sci Rep 11:2369, 2021;
+challengeR 1.0.5).
 
 Every scheme works on a *loss* array of shape ``(..., K, N)`` (K entries, N cases, any
 leading batch axes, e.g. bootstrap samples), where smaller is better: a higher-better
 metric is negated, a signed error is taken in absolute value (:func:`to_loss`). Ranks are
-1 = best with ties ``"min"`` (aggregates equal to 10 decimals are ties) (R ``rank(ties.method="min")`` = ``scipy.stats.rankdata(method="min")``).
+1 = best with ties ``"min"`` (R ``rank(ties.method="min")`` = ``scipy.stats.rankdata(method="min")``),
+computed on the raw aggregates, as challengeR does (no rounding). The mean is R's
+``mean.default`` (:func:`r_mean`: a long-double sum, divided by n, plus the mean residual),
+so two entries whose values are the same multiset of numbers in another order get the
+same mean and tie, as in R.
 
-Missing values (NaN) follow challengeR's ``na.treat`` (:func:`apply_na_treat`):
+Missing values (NaN) follow ``na_treat`` (:func:`apply_na_treat`). challengeR's
+``as.challenge(na.treat=)`` takes a number (substituted for every NA), a function (called
+with the vector of the NA values themselves and its result substituted), or ``"na.rm"``
+(rows dropped); without ``na.treat`` rank-then-aggregate ranks an NA last in its case
+(``rankNA2``: rank ``max(rank) + 1``) and the other schemes stop. Ours:
 
-- ``"worst"`` (default): substitute the metric's worst value (:class:`~.table.MetricSpec`
-  ``worst``, or the worst observed value if that is worse or ``worst`` is None). Our only
-  deviation from a plain numeric ``na.treat``: a missing result never scores better than an
-  observed one.
-- a number: substitute that value (in metric units), exactly challengeR's numeric ``na.treat``.
-- ``"na.rm"``: drop the missing cell (aggregates over the remaining cases; per-case ranks
-  among the entries present; tests on the cases common to both entries).
-- ``"last"``: rank missing last, challengeR's ``rankNA2``: a missing cell gets rank
-  ``max(rank) + 1`` in its case (rank-then-aggregate); an entry whose aggregate is missing
-  (any missing case) gets the rank after the worst ranked one (aggregate-then-rank). Not
-  defined for test-then-rank (challengeR requires ``na.treat`` there).
+- a number: substitute that value (in metric units); challengeR's numeric ``na.treat``.
+- ``"worst"`` (default): a number chosen per task, ``w = max(spec worst, worst observed
+  value)`` in loss order (:func:`worst_loss`), substituted as above. This equals
+  challengeR's ``na.treat = w``; it is *not* challengeR's ``na.treat = max`` or any other
+  function, which R would call on the NA values only. When the metric declares a worst
+  value (Dice 0, distances 373 mm) and nothing observed is worse, w is that value; when it
+  declares none (signed volume errors) w is the worst observed loss, so a missing result
+  never scores better than an observed one.
+- ``"na.rm"``: drop the missing cell, challengeR's ``"na.rm"`` (aggregates over the
+  remaining cases; per-case ranks among the entries present; tests on the cases common to
+  both entries).
+- ``"last"``: no substitute. Rank-then-aggregate gives a missing cell rank ``max(rank) + 1``
+  in its case, challengeR's behaviour without ``na.treat``. Aggregate-then-rank: an entry
+  with any missing case has an NA aggregate and ``rankNA2`` ranks it after all others
+  (challengeR would stop and ask for ``na.treat``). Not defined for test-then-rank
+  (challengeR: "Please specify na.treat").
 
 Schemes (challengeR ``R/rankingMethods.R``):
 
@@ -148,16 +162,36 @@ def _quiet_nan_warnings():
         yield
 
 
-#: Aggregates are rounded to this many decimals before ranking: summing the same values in
-#: another order (0.8+0.6+0.7+0.5 vs 0.6+0.6+0.9+0.5) must not break a tie by one ulp.
-TIE_DECIMALS = 10
+def r_mean(x: np.ndarray, *, skip_nan: bool = False) -> np.ndarray:
+    """Mean along the last axis computed as R's ``mean.default`` (``summary.c``): a
+    sequential sum in C ``long double``, divided by n, then the mean of the residuals
+    ``x - s`` (again summed in long double) added, and the result rounded to double.
+
+    Bit-identical to R where numpy's ``longdouble`` is the C ``long double`` R was built
+    with (x86-64 Linux: 80-bit extended); where long double is plain double (e.g. MSVC
+    builds) it is still the two-pass mean. ``skip_nan`` averages the non-NaN cells (R's
+    ``na.rm=TRUE``); an all-NaN (or empty) row gives NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    present = ~np.isnan(x)
+    if not skip_nan:
+        present = np.ones(x.shape, dtype=bool)
+    n = present.sum(axis=-1)
+    xl = np.where(present, x, 0.0).astype(np.longdouble)
+    with np.errstate(all="ignore"):
+        # cumsum is sequential (np.sum is pairwise); its last element is R's running sum.
+        s = (np.cumsum(xl, axis=-1)[..., -1] if x.shape[-1] else np.zeros(x.shape[:-1], np.longdouble)) / n
+        resid = np.where(present, xl - s[..., None], 0.0)
+        t = np.cumsum(resid, axis=-1)[..., -1] if x.shape[-1] else 0.0
+        out = np.where(np.isfinite(s), s + t / n, s)
+    return np.where(n > 0, out.astype(float), np.nan)
 
 
 def _aggregate(x: np.ndarray, how: Aggregate, *, skip_nan: bool) -> np.ndarray:
     if how == "mean":
-        return np.round(np.nanmean(x, axis=-1) if skip_nan else np.mean(x, axis=-1), TIE_DECIMALS)
+        return r_mean(x, skip_nan=skip_nan)
     if how == "median":
-        return np.round(np.nanmedian(x, axis=-1) if skip_nan else np.median(x, axis=-1), TIE_DECIMALS)
+        return np.nanmedian(x, axis=-1) if skip_nan else np.median(x, axis=-1)
     raise ConfigError(f"aggregate must be 'mean' or 'median', got {how!r}")
 
 
@@ -272,5 +306,5 @@ def consensus_ranking(ranks: Mapping[str, Mapping[str, float]]) -> tuple[list[st
         if sorted(ranks[t]) != entries:
             raise ConfigError(f"task {t!r} ranks entries {sorted(ranks[t])}, task {tasks[0]!r} ranks {entries}")
     table = np.array([[float(ranks[t][e]) for t in tasks] for e in entries])
-    mean = table.mean(axis=1)
-    return entries, mean, rank_min(np.round(mean, TIE_DECIMALS))
+    mean = r_mean(table)
+    return entries, mean, rank_min(mean)

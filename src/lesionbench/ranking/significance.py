@@ -1,22 +1,35 @@
-"""Test-then-rank and the significance map (challengeR ``testThenRank``, ``R/testBased.R``).
+"""Test-then-rank and the significance map (challengeR 1.0.5 ``testThenRank``, ``R/testBased.R``).
 
 For every ordered pair of entries (i, j) a paired one-sided Wilcoxon signed-rank test asks
-whether i is better than j on their common cases; R's ``wilcox.test(x, y, paired=TRUE,
-exact=FALSE, alternative="greater"|"less")`` is ``scipy.stats.wilcoxon(method="approx",
-correction=True, zero_method="wilcox")`` (normal approximation with tie and continuity
-correction, zero differences dropped). We test on losses with ``alternative="less"``,
-which is "greater" on a higher-better metric. The K(K-1) p-values are adjusted together
-(``none`` = challengeR's default, ``holm`` = its significance map), an entry's score is the
-fraction of the other K-1 entries it beats at level ``alpha`` (challengeR
-``prop_significance``) and entries are ranked by score, larger better, ties min.
+whether i is better than j on their common cases, as challengeR's
+``wilcox.test(x, y, paired=TRUE, exact=FALSE, alternative="greater")`` (larger-better
+metric; "less" for a smaller-better one). :func:`signed_rank_p_greater` computes that
+p-value with R's own steps (``stats:::wilcox.test.default``, R 4.x, non-exact branch):
 
-A pair whose differences are all zero has no p-value (NaN, as R's NA); it is never
-significant and, as in R's ``p.adjust``, not counted in the Holm family.
+1. d = x - y on the common cases; zero differences are dropped, leaving n;
+2. |d| is ranked with average ranks for ties; V = sum of the ranks of the positive d;
+3. z = (V - n(n+1)/4 - 1/2) / sigma, sigma^2 = n(n+1)(2n+1)/24 - sum(t^3 - t)/48 over the
+   tie groups t of |d| (the 1/2 is the continuity correction toward the null);
+4. p = P(Z > z) for a standard normal Z.
+
+With every difference zero (two identical submissions), n = 0 and sigma = 0, so
+z = -1/2 / 0 = -Inf and p = 1, exactly as in R. A pair without any common case (possible
+only with ``na.rm``) has no p-value: R's ``wilcox.test`` stops there ("not enough
+(non-missing) 'x' observations"); we return NaN, never significant and, as R's
+``p.adjust`` does with an NA, left out of the Holm family. That is the only point where we
+go beyond challengeR.
+
+We work on losses (smaller better), so "i better than j" is d = loss_j - loss_i > 0, the
+same d as R's x - y on the metric. The K(K-1) p-values of a task are adjusted together
+(``none`` = challengeR's ``testThenRank`` default, ``holm`` = its significance map);
+i is significantly better than j when the adjusted p-value is ``<= alpha`` (challengeR's
+``p.adjust(...) <= alpha``); an entry's score is the fraction of the other K-1 entries it
+beats (``prop_significance``) and entries are ranked by score, larger better, ties min.
+Checked against p-values worked out by hand from these formulas (``tests/test_ranking_challenger.py``).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,7 +43,7 @@ from .schemes import NaTreat, rank_min
 @dataclass(frozen=True)
 class SignificanceResult:
     """``p_adjusted[..., i, j]``: p-value of "i better than j" (NaN on the diagonal);
-    ``significant[..., i, j]`` = ``p_adjusted < alpha``; ``score``/``rank`` per entry."""
+    ``significant[..., i, j]`` = ``p_adjusted <= alpha``; ``score``/``rank`` per entry."""
 
     p_raw: np.ndarray
     p_adjusted: np.ndarray
@@ -57,11 +70,59 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks along the last axis (R ``rank(ties.method="average")``) and, per
+    element, the size of its tie group; NaN cells are left out (rank NaN, group size 0).
+
+    Vectorised over leading axes (a sort, then run starts/ends of equal values).
+    """
+    a = np.asarray(a, dtype=float)
+    n = a.shape[-1]
+    order = np.argsort(a, axis=-1, kind="stable")  # NaN sort last
+    s = np.take_along_axis(a, order, axis=-1)
+    idx = np.broadcast_to(np.arange(n), s.shape)
+    new_run = np.ones(s.shape, dtype=bool)
+    new_run[..., 1:] = s[..., 1:] != s[..., :-1]
+    end_run = np.ones(s.shape, dtype=bool)
+    end_run[..., :-1] = new_run[..., 1:]
+    start = np.maximum.accumulate(np.where(new_run, idx, 0), axis=-1)
+    end = np.flip(np.minimum.accumulate(np.flip(np.where(end_run, idx, n - 1), axis=-1), axis=-1), axis=-1)
+    valid = ~np.isnan(s)
+    rank_sorted = np.where(valid, (start + end) / 2.0 + 1.0, np.nan)
+    ties_sorted = np.where(valid, end - start + 1, 0)
+    ranks = np.empty_like(rank_sorted)
+    ties = np.empty_like(ties_sorted)
+    np.put_along_axis(ranks, order, rank_sorted, axis=-1)
+    np.put_along_axis(ties, order, ties_sorted, axis=-1)
+    return ranks, ties
+
+
+def signed_rank_p_greater(d: np.ndarray) -> np.ndarray:
+    """One-sided p-value of R's ``wilcox.test(d, exact=FALSE, correct=TRUE, alternative="greater")``
+    along the last axis (see the module docstring); NaN cells are absent cases.
+
+    Returns p ``(...)``: 1 where every present difference is 0, NaN where no case is present.
+    """
+    d = np.asarray(d, dtype=float)
+    present = ~np.isnan(d)
+    nonzero = present & (d != 0)
+    n = nonzero.sum(axis=-1).astype(float)
+    ranks, ties = average_ranks(np.where(nonzero, np.abs(d), np.nan))
+    v = np.where(nonzero & (d > 0), ranks, 0.0).sum(axis=-1)
+    # sum over tie groups of t^3 - t == sum over elements of t_e^2 - 1
+    tie_term = np.where(nonzero, ties.astype(float) ** 2 - 1.0, 0.0).sum(axis=-1)
+    sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24.0 - tie_term / 48.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (v - n * (n + 1) / 4.0 - 0.5) / sigma  # n = 0: -0.5 / 0 = -inf -> p = 1
+    p = stats.norm.sf(z)
+    return np.where(present.any(axis=-1), p, np.nan)
+
+
 def pairwise_wilcoxon(loss: np.ndarray) -> np.ndarray:
     """Raw one-sided p-values ``(..., K, K)`` of "row entry has smaller loss than column entry".
 
-    Vectorised over all ordered pairs and leading axes with one ``scipy.stats.wilcoxon`` call;
-    NaN cells (``na.rm``) are dropped pairwise, leaving each pair its common cases.
+    All ordered pairs and leading axes at once; NaN cells (``na.rm``) are dropped pairwise,
+    leaving each pair its common cases. The diagonal is NaN.
     """
     loss = np.asarray(loss, dtype=float)
     k = loss.shape[-2]
@@ -69,22 +130,8 @@ def pairwise_wilcoxon(loss: np.ndarray) -> np.ndarray:
     if k < 2:
         return p
     rows, cols = np.nonzero(~np.eye(k, dtype=bool))
-    x, y = loss[..., rows, :], loss[..., cols, :]
-    kwargs = dict(alternative="less", method="approx", correction=True, zero_method="wilcox", axis=-1)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        # Small samples and all-zero differences are legitimate here (NaN p-value, not significant).
-        warnings.simplefilter("ignore")
-        if not (np.isnan(x).any() or np.isnan(y).any()):
-            pvalue = np.asarray(stats.wilcoxon(x, y, **kwargs).pvalue, dtype=float)
-        else:
-            # na.rm: each pair on its common cases. scipy's nan_policy="omit" loops per
-            # slice and cannot return an empty result, so pairs without a common case stay NaN.
-            common = ~(np.isnan(x) | np.isnan(y))
-            usable = common.any(axis=-1)
-            pvalue = np.full(x.shape[:-1], np.nan)
-            if usable.any():
-                pvalue[usable] = stats.wilcoxon(x[usable], y[usable], nan_policy="omit", **kwargs).pvalue
-    p[..., rows, cols] = pvalue
+    # row better than column <=> loss_col - loss_row > 0 (NaN if either is missing)
+    p[..., rows, cols] = signed_rank_p_greater(loss[..., cols, :] - loss[..., rows, :])
     return p
 
 
@@ -111,8 +158,7 @@ def test_then_rank_loss(
         p_adj[..., off] = holm_adjust(flat)
     else:
         raise ConfigError(f"p_adjust must be 'none' or 'holm', got {p_adjust!r}")
-    with np.errstate(invalid="ignore"):
-        significant = np.nan_to_num(p_adj, nan=1.0) < alpha
+    significant = np.nan_to_num(p_adj, nan=1.0) <= alpha  # challengeR: p.adjust(p) <= alpha
     score = significant.sum(axis=-1) / max(k - 1, 1)
     return SignificanceResult(p_raw, p_adj, significant, score, rank_min(-score, axis=-1))
 
