@@ -1,4 +1,4 @@
-"""Empty-mask conventions, METRIC_INFO, the worst-value policy, bad inputs and determinism."""
+"""Empty-mask conventions, the metric registry, scoring statuses, bad inputs and determinism."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from lesionbench.metrics import (
     DISTANCE_CAP_MM,
     METRIC_INFO,
     METRIC_KEYS,
-    apply_worst_value_policy,
     compute_metrics,
+    ranking_value,
 )
 
 SHAPE = (10, 12, 14)
@@ -106,18 +106,47 @@ def test_metric_info_covers_every_key():
             assert info.worst == DISTANCE_CAP_MM
 
 
-def test_worst_value_policy():
-    one_empty = compute_metrics(_cube(), np.zeros(SHAPE, bool), (1, 1, 1)).as_dict()
-    filled = apply_worst_value_policy(one_empty)
-    assert filled["precision"] == 0.0
-    assert filled["hausdorff95_mm"] == DISTANCE_CAP_MM
-    assert filled["assd_mm"] == DISTANCE_CAP_MM
-    assert filled["dice"] == 0.0  # defined values untouched
-    both_empty = compute_metrics(np.zeros(SHAPE, bool), np.zeros(SHAPE, bool), (1, 1, 1)).as_dict()
-    filled = apply_worst_value_policy(both_empty)
-    assert filled["dice"] == 1.0 and filled["hausdorff95_mm"] == 0.0 and filled["lesion_f1"] == 1.0
-    assert filled["relative_volume_error_pct"] == 0.0
-    assert "case" in apply_worst_value_policy({"case": "x", **both_empty})
+def test_statuses_and_ranking_values():
+    # one side empty: defined values stay, undefined ones are "undefined" (left to na_treat)
+    one_empty = compute_metrics(_cube(), np.zeros(SHAPE, bool), (1, 1, 1))
+    st, d = one_empty.statuses(), one_empty.as_dict()
+    assert st["dice"] == "ok" and st["precision"] == "undefined" and st["hausdorff95_mm"] == "undefined"
+    assert st["lesion_f1"] == "ok" and d["lesion_f1"] == 0.0
+    assert st["n_tested_lesions"] == "not_applicable" and d["n_tested_lesions"] is None
+    assert np.isnan(ranking_value("hausdorff95_mm", "undefined", float("nan")))
+    # both empty: every ranked metric is both_empty and ranks at its best
+    both = compute_metrics(np.zeros(SHAPE, bool), np.zeros(SHAPE, bool), (1, 1, 1))
+    st = both.statuses()
+    expected_best = {"dice": 1.0, "jaccard": 1.0, "nsd": 1.0, "hausdorff95_mm": 0.0, "assd_mm": 0.0,
+                     "relative_volume_error_pct": 0.0, "lesion_f1": 1.0, "lesion_sensitivity": 1.0,
+                     "lesion_matched_f1": 1.0, "n_tested_lesions": 0.0}
+    for key, best in expected_best.items():
+        status = st[key]
+        if key == "n_tested_lesions":
+            assert status == "ok" and both.as_dict()[key] == 0
+        else:
+            assert status == "both_empty", key
+            assert ranking_value(key, status, float("nan")) == best, key
+    assert st["volume_reference_ml"] == "ok"  # descriptive metrics are never both_empty
+
+
+def test_empty_reference_convention():
+    """Reference without kept lesion, prediction with one: detection scores 0 (empty_reference),
+    n_tested_lesions / tested_lesion_volume_mm3 count the predicted lesions (Anima, MSSEG-2)."""
+    res = compute_metrics(np.zeros(SHAPE, bool), _cube(), (1, 1, 2))
+    st, d = res.statuses(), res.as_dict()
+    for key in ("lesion_f1", "lesion_precision", "lesion_sensitivity", "lesion_matched_f1"):
+        assert st[key] == "empty_reference", key
+        assert ranking_value(key, st[key], float("nan") if d[key] is None else d[key]) == 0.0
+    assert d["n_tested_lesions"] == 1 and st["n_tested_lesions"] == "ok"
+    assert d["tested_lesion_volume_mm3"] == 27 * 2.0
+    assert st["sensitivity"] == "undefined" and st["dice"] == "ok"
+
+
+def test_distance_cap_is_the_sri24_diagonal():
+    # 240 x 240 x 155 mm box: sqrt(240^2 + 240^2 + 155^2) = 373.13 mm, rounded down to 373
+    assert DISTANCE_CAP_MM == 373.0
+    assert abs(np.sqrt(240**2 + 240**2 + 155**2) - DISTANCE_CAP_MM) < 0.2
 
 
 # ---- bad inputs: type and message naming the case -------------------------------------------------

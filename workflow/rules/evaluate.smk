@@ -1,5 +1,7 @@
 # Metrics (lesionbench.metrics via lesionbench.evaluation): per case, every entry (method,
-# ensemble, rater) against every reference, then the long results table.
+# ensemble, rater) against its references (consensus, truth, and the like-for-like "loo"
+# rows: raters against their leave-one-out fusion, methods averaged over all of them),
+# then the long results table.
 
 
 rule evaluate_case:
@@ -25,7 +27,7 @@ rule evaluate_case:
         entries=evaluation_entries,
         reference=config["consensus"]["reference"],
         label_policy=config["qc"]["label_policy"],
-        metric_parameters=config["metrics"],
+        metrics=config["metrics"],
     script:
         "../scripts/evaluate_case.py"
 

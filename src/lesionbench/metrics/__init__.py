@@ -1,27 +1,53 @@
 """Evaluation metrics of the challenge: voxel overlap, surface distances, MS-SEG 2016 lesion detection.
 
 ``compute_metrics(reference, prediction, spacing)`` returns a :class:`MetricsResult` whose
-``as_dict()`` is the flat row the workflow stores per case x (method or rater) x reference;
-:data:`METRIC_INFO` documents every key (direction, unit, definition, empty-mask convention,
-worst value for aggregation). The CLI verb ``lesionbench metrics`` lives in :mod:`.cli`.
+``as_dict()`` is the flat row the workflow stores per case x (method or rater) x reference and
+whose ``statuses()`` say which scoring rule applies to each value. :data:`METRIC_INFO` (via
+:func:`metric_info`) is the one registry of every key: direction, unit, definition, empty-case
+convention, best and worst value, source. The CLI verb ``lesionbench metrics`` lives in :mod:`.cli`.
 """
 
 from __future__ import annotations
 
-from .engine import LesionRecord, MetricsResult, as_binary_mask, compute_metrics
+from .engine import LesionRecord, MetricsResult, as_binary_mask, compute_metrics, kept_lesion_volumes
 from .geometry import border_mask, lesion_labels
-from .info import DISTANCE_CAP_MM, METRIC_INFO, METRIC_KEYS, MetricInfo, apply_worst_value_policy
+from .info import (
+    DISTANCE_CAP_MM,
+    METRIC_INFO,
+    METRIC_KEYS,
+    SIZE_BIN_METRICS,
+    SIZE_BINS_MM3,
+    STATUSES,
+    MetricInfo,
+    classify,
+    known_metric_names,
+    metric_info,
+    metric_label,
+    ranking_value,
+    validate_config_metrics,
+    validate_metric_names,
+)
 
 __all__ = [
     "DISTANCE_CAP_MM",
     "METRIC_INFO",
     "METRIC_KEYS",
+    "SIZE_BIN_METRICS",
+    "SIZE_BINS_MM3",
+    "STATUSES",
     "LesionRecord",
     "MetricInfo",
     "MetricsResult",
-    "apply_worst_value_policy",
     "as_binary_mask",
     "border_mask",
+    "classify",
     "compute_metrics",
+    "kept_lesion_volumes",
+    "known_metric_names",
     "lesion_labels",
+    "metric_info",
+    "metric_label",
+    "ranking_value",
+    "validate_config_metrics",
+    "validate_metric_names",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, DimensionError, GridMismatchError, NonBinaryMaskError
 from .geometry import SparseMask, sparse_mask
-from .info import METRIC_KEYS
+from .info import METRIC_KEYS, Emptiness, classify
 from .lesions import (
     AnimaDetection,
     LesionMatching,
@@ -83,6 +83,8 @@ class MetricsResult:
     lesion_f1: float | None
     n_reference_lesions: int
     n_prediction_lesions: int
+    n_tested_lesions: int | None
+    tested_lesion_volume_mm3: float | None
     lesion_matched_tp: int
     lesion_matched_fp: int
     lesion_matched_fn: int
@@ -92,6 +94,8 @@ class MetricsResult:
     lesion_matched_dice_mean: float | None
     lesions: tuple[LesionRecord, ...] = field(default=(), repr=False)
     parameters: dict[str, object] = field(default_factory=dict, repr=False)
+    #: (reference, prediction) foreground voxel counts
+    n_voxels: tuple[int, int] = field(default=(0, 0), repr=False)
 
     def as_dict(self) -> dict[str, Number]:
         """The flat, JSON-able metric dict (keys in :data:`lesionbench.metrics.info.METRIC_KEYS` order)."""
@@ -99,6 +103,22 @@ class MetricsResult:
 
     def lesion_rows(self) -> list[dict[str, object]]:
         return [rec.as_dict() for rec in self.lesions]
+
+    @property
+    def emptiness(self) -> Emptiness:
+        """Voxel and kept-lesion counts of both sides, for :func:`lesionbench.metrics.info.classify`."""
+        return Emptiness(
+            reference_voxels=self.n_voxels[0],
+            prediction_voxels=self.n_voxels[1],
+            reference_lesions=self.n_reference_lesions,
+            prediction_lesions=self.n_prediction_lesions,
+        )
+
+    def statuses(self) -> dict[str, str]:
+        """Status of every metric key (``ok``, ``both_empty``, ``empty_reference``, ``not_applicable``,
+        ``undefined``): which rule gives the value a ranking uses (:mod:`lesionbench.metrics.info`)."""
+        empty = self.emptiness
+        return {key: classify(key, value, empty) for key, value in self.as_dict().items()}
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -313,6 +333,9 @@ def compute_metrics(
         lesion_f1=f1_l,
         n_reference_lesions=n_lr,
         n_prediction_lesions=n_lp,
+        # Anima's empty-reference mode (MSSEG-2): only defined when the reference has no kept lesion
+        n_tested_lesions=n_lp if n_lr == 0 else None,
+        tested_lesion_volume_mm3=float(pred_sizes.sum() * voxel_mm3) if n_lr == 0 else None,
         lesion_matched_tp=match.tp,
         lesion_matched_fp=match.fp,
         lesion_matched_fn=match.fn,
@@ -332,4 +355,17 @@ def compute_metrics(
             "match_threshold": match_threshold,
             "edge_is_background": edge_is_background,
         },
+        n_voxels=(n_r, n_p),
     )
+
+
+def kept_lesion_volumes(mask: np.ndarray, spacing: tuple[float, float, float], *,
+                        min_lesion_volume_mm3: float = 3.0, case: str | None = None) -> np.ndarray:
+    """Volumes (mm³, raster order) of the 6-connected lesions of ``mask`` that the lesion-wise
+    metrics keep (above the minimum volume), e.g. to label the rows of a reference without result."""
+    m = as_binary_mask(mask, role="reference", case=case)
+    sp = _check_parameters(spacing, 1.0, min_lesion_volume_mm3, 0.1, 0.7, 0.65, 0.1, case)
+    voxel_mm3 = sp[0] * sp[1] * sp[2]
+    sizes = sparse_mask(m).component_sizes
+    kept = keep_map(sizes, min_lesion_voxels(float(min_lesion_volume_mm3), voxel_mm3)) > 0
+    return sizes[kept].astype(float) * voxel_mm3

@@ -6,11 +6,14 @@ ranking and figure, and a missing result is an explicit row (``status != "ok"``,
 never an absent one. Where a cell is absent anyway, :func:`task_matrix` inserts it as missing
 and counts it, like challengeR's ``tidyr::complete``.
 
-Metric directions and worst values (:class:`MetricSpec`) are a parameter everywhere; the
-defaults in :data:`DEFAULT_METRIC_INFO` follow Metrics Reloaded / BraTS conventions:
-overlap, detection and surface-Dice scores are higher-better with worst value 0; distances in
-mm are lower-better with the BraTS cap of 373 mm as worst value; the relative volume error is
-ranked on its absolute value (lower better) with worst value "the largest observed".
+Metric directions, best and worst values come from the one registry,
+:mod:`lesionbench.metrics.info` (:class:`MetricSpec` is the ranking's view of a record). A row's
+``status`` says which scoring rule gives the value a ranking uses (:func:`cell_values`):
+``ok`` the raw value, ``both_empty`` the metric's best, ``empty_reference`` its worst (the
+Anima/MSSEG-2 convention for a reference without lesion), ``missing``/``failed``/``undefined``
+NaN (left to ``na_treat``); ``not_applicable`` rows are left out of the task altogether.
+:func:`task_matrix` is the single place where these rules are applied, so means and ranks
+computed from a :class:`TaskMatrix` use the same values.
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import MissingFileError, SheetError
+from ..errors import ConfigError, MissingFileError, SheetError
+from ..metrics.info import (
+    NAN_STATUSES,
+    NOT_APPLICABLE,
+    METRIC_INFO,
+    SIZE_BIN_SEPARATOR,
+    base_metric,
+    metric_info,
+    ranking_value,
+)
+from ..metrics.info import STATUSES as _STATUS_ORDER
 
 #: Column order of the long table; every column is required.
 METRICS_COLUMNS: tuple[str, ...] = (
@@ -37,19 +50,17 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "reference",  # str, e.g. "consensus_lop-staple", "consensus_majority", "truth", "loo"
     "metric",  # str, e.g. "dice", "lesion_f1", "hausdorff95_mm"; "name@bin" for size bins
     "value",  # float, NaN when missing/undefined
-    "status",  # "ok" | "missing" | "failed" | "undefined"
+    "status",  # "ok" | "both_empty" | "empty_reference" | "not_applicable" | "undefined" | "missing" | "failed"
 )
 ENTRY_KINDS: frozenset[str] = frozenset({"method", "ensemble", "rater"})
-STATUSES: frozenset[str] = frozenset({"ok", "missing", "failed", "undefined"})
+STATUSES: frozenset[str] = frozenset(_STATUS_ORDER)
 #: Entry kinds ranked by default; raters are scored but never ranked among methods.
 RANKED_KINDS: tuple[str, ...] = ("method", "ensemble")
-#: Separator of a per-lesion-size-bin detection metric, e.g. ``lesion_sensitivity@3-10mm3``.
-SIZE_BIN_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How to rank one metric.
+    """How to rank one metric (the ranking's view of a :class:`~lesionbench.metrics.info.MetricInfo`).
 
     ``worst`` is the value substituted for a missing result under ``na_treat="worst"``;
     ``None`` means "the worst value observed in that task" (challengeR ``na.treat=max``).
@@ -61,65 +72,31 @@ class MetricSpec:
     rank_absolute: bool = False
 
 
-#: BraTS 2023 lesion-wise HD95 penalty for a missed/added lesion, used as the distance cap.
-DISTANCE_CAP_MM = 373.0
-
-_HIGHER = MetricSpec(higher_is_better=True, worst=0.0)
-_DISTANCE = MetricSpec(higher_is_better=False, worst=DISTANCE_CAP_MM)
-
-#: Built-in directions for the common metrics; pass your own mapping (e.g. the metrics
-#: engine's ``METRIC_INFO``) to override. Unknown names fall back on :func:`metric_spec`'s
-#: suffix rules.
-DEFAULT_METRIC_INFO: dict[str, MetricSpec] = {
-    "dice": _HIGHER,
-    "jaccard": _HIGHER,
-    "sensitivity": _HIGHER,
-    "specificity": _HIGHER,
-    "precision": _HIGHER,
-    "ppv": _HIGHER,
-    "nsd": _HIGHER,
-    "surface_dice": _HIGHER,
-    "lesion_f1": _HIGHER,
-    "lesion_sensitivity": _HIGHER,
-    "lesion_precision": _HIGHER,
-    "lesion_ppv": _HIGHER,
-    "hausdorff_mm": _DISTANCE,
-    "hausdorff95_mm": _DISTANCE,
-    "assd_mm": _DISTANCE,
-    "masd_mm": _DISTANCE,
-    "surface_distance_mm": _DISTANCE,
-    "relative_volume_error_pct": MetricSpec(higher_is_better=False, worst=None, rank_absolute=True),
-    "volume_difference_ml": MetricSpec(higher_is_better=False, worst=None, rank_absolute=True),
-    "lesion_count_difference": MetricSpec(higher_is_better=False, worst=None, rank_absolute=True),
-}
+def _spec_of(info: Any) -> MetricSpec:
+    return MetricSpec(higher_is_better=info.higher_is_better, worst=info.worst, rank_absolute=info.rank_absolute)
 
 
-def base_metric(metric: str) -> str:
-    """``"lesion_sensitivity@3-10mm3"`` -> ``"lesion_sensitivity"``."""
-    return metric.split(SIZE_BIN_SEPARATOR, 1)[0]
+#: Ranking view of every rankable metric of the registry (read-only; built from it, not a second table).
+DEFAULT_METRIC_INFO: Mapping[str, MetricSpec] = {k: _spec_of(m) for k, m in METRIC_INFO.items() if m.ranked}
 
 
 def metric_spec(metric: str, info: Mapping[str, Any] | None = None) -> MetricSpec:
-    """The :class:`MetricSpec` of ``metric`` from ``info`` (default :data:`DEFAULT_METRIC_INFO`).
+    """The :class:`MetricSpec` of ``metric``, looked up in the registry (a size-bin name
+    resolves to its base metric).
 
-    ``info`` values may be :class:`MetricSpec`, any object with ``higher_is_better`` and
-    ``worst`` attributes (the metrics engine's records), or a mapping with those keys. A size
-    bin suffix (``@...``) is ignored. Unknown names: ``*_mm`` are distances, ``lesion_*`` and
-    overlap-like names higher-better; anything else raises :class:`~lesionbench.errors.ConfigError`.
+    ``info`` may override the registry for some names (values: :class:`MetricSpec`, objects
+    with ``higher_is_better``/``worst`` attributes, or mappings with those keys). An unknown
+    name, or a descriptive metric without direction, raises
+    :class:`~lesionbench.errors.ConfigError` listing the known names.
     """
-    from ..errors import ConfigError
-
-    table = DEFAULT_METRIC_INFO if info is None else info
     name = base_metric(metric)
-    raw = table.get(name, DEFAULT_METRIC_INFO.get(name))
+    raw = None if info is None else info.get(name)
     if raw is None:
-        if name.endswith("_mm"):
-            return _DISTANCE
-        if name.startswith("lesion_") or name in {"f1", "accuracy"}:
-            return _HIGHER
-        raise ConfigError(
-            f"metric {metric!r}: direction unknown; give it a MetricSpec(higher_is_better, worst)"
-        )
+        record = metric_info(metric)
+        if not record.ranked:
+            known = ", ".join(sorted(DEFAULT_METRIC_INFO))
+            raise ConfigError(f"metric {metric!r} is descriptive and cannot be ranked; rankable metrics: {known}")
+        return _spec_of(record)
     if isinstance(raw, MetricSpec):
         return raw
     get = raw.get if isinstance(raw, Mapping) else lambda k, d=None: getattr(raw, k, d)
@@ -153,8 +130,9 @@ def validate_metrics_table(df: pd.DataFrame, *, path: str | Path | None = None) 
     the TSV, header = line 1) and the case for: missing columns, empty ids, unknown
     ``entry_kind``/``status``, non-numeric values, ``status == "ok"`` with a non-finite value,
     duplicate case x entry x reference x metric rows, and a case with two centres/splits.
-    Values of rows whose status is not ``ok`` are set to NaN (they are missing, whatever the
-    producer wrote).
+    Values of ``not_applicable``/``undefined``/``missing``/``failed`` rows are set to NaN (there
+    is no value, whatever the producer wrote); ``both_empty``/``empty_reference`` rows keep
+    their raw value (NaN or finite).
     """
     where = "<metrics table>" if path is None else str(path)
     missing = [c for c in METRICS_COLUMNS if c not in df.columns]
@@ -190,7 +168,7 @@ def validate_metrics_table(df: pd.DataFrame, *, path: str | Path | None = None) 
     not_finite = ok & ~np.isfinite(out["value"].to_numpy())
     if not_finite.any():
         fail(not_finite, f"status 'ok' but value {out['value'][not_finite].iloc[0]} (use a non-ok status for missing results)")
-    out.loc[~ok, "value"] = np.nan
+    out.loc[out["status"].isin(NAN_STATUSES).to_numpy(), "value"] = np.nan
     dup = out.duplicated(["case_id", "entry", "reference", "metric"], keep="first").to_numpy()
     if dup.any():
         r = int(np.flatnonzero(dup)[0])
@@ -213,6 +191,18 @@ def read_metrics_table(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SheetError(f"not a readable TSV ({exc.__class__.__name__}: {exc})", path=path) from None
     return validate_metrics_table(df, path=path)
+
+
+def cell_values(rows: pd.DataFrame) -> pd.Series:
+    """The value a ranking uses for each row of a validated table (same index): the raw value
+    for ``ok``, the metric's best for ``both_empty``, its worst for ``empty_reference``, NaN
+    otherwise (:func:`lesionbench.metrics.info.ranking_value`). Use it wherever rows of the long
+    table are averaged or plotted next to a ranking, so every number agrees with the ranks."""
+    values = [
+        ranking_value(m, s, v)
+        for m, s, v in zip(rows["metric"].to_numpy(), rows["status"].to_numpy(), rows["value"].to_numpy(dtype=float))
+    ]
+    return pd.Series(np.asarray(values, dtype=float), index=rows.index, name="value")
 
 
 @dataclass(frozen=True)
@@ -248,20 +238,28 @@ def task_matrix(
 ) -> TaskMatrix:
     """Pivot one metric x reference of a validated table into a :class:`TaskMatrix`.
 
-    Entries default to every entry of the given ``kinds`` seen anywhere in ``table`` for
-    this reference (so a method missing a whole case, or the whole metric, still appears
-    with NaN); cases to every case with a row for this metric and reference. Both are
-    sorted for determinism.
+    Cell values follow the rows' status (:func:`cell_values`): ``both_empty`` and
+    ``empty_reference`` cells hold the rule's value, ``missing``/``failed``/``undefined`` cells
+    NaN (``na_treat`` decides later); ``not_applicable`` rows are dropped first, so a case
+    where the metric does not apply is not in the task. Entries default to every entry of the
+    given ``kinds`` seen anywhere in ``table`` for this reference (so a method missing a whole
+    case, or the whole metric, still appears with NaN); cases to every case with an applicable
+    row for this metric and reference. Both are sorted for determinism.
     """
-    from ..errors import ConfigError
-
     kinds = tuple(kinds)
+    spec = metric_spec(metric, metric_info)
     ref_rows = table[(table["reference"] == reference) & table["entry_kind"].isin(kinds)]
-    rows = ref_rows[ref_rows["metric"] == metric]
+    applicable = table["status"] != NOT_APPLICABLE
+    rows = ref_rows[(ref_rows["metric"] == metric) & (ref_rows["status"] != NOT_APPLICABLE)]
     entry_list = sorted(ref_rows["entry"].unique()) if entries is None else list(entries)
-    case_list = sorted(table.loc[(table["reference"] == reference) & (table["metric"] == metric), "case_id"].unique()) if cases is None else list(cases)
+    if cases is None:
+        on_task = (table["reference"] == reference) & (table["metric"] == metric) & applicable
+        case_list = sorted(table.loc[on_task, "case_id"].unique())
+    else:
+        case_list = list(cases)
     if not entry_list or not case_list:
         raise ConfigError(f"no rows for metric {metric!r}, reference {reference!r}, entry kinds {list(kinds)}")
+    rows = rows.assign(value=cell_values(rows))
     wide = rows.pivot(index="entry", columns="case_id", values="value").reindex(index=entry_list, columns=case_list)
     present = rows.pivot(index="entry", columns="case_id", values="status").reindex(index=entry_list, columns=case_list)
     values = wide.to_numpy(dtype=float)
@@ -271,6 +269,6 @@ def task_matrix(
         entries=tuple(entry_list),
         cases=tuple(case_list),
         values=values,
-        spec=metric_spec(metric, metric_info),
+        spec=spec,
         n_inserted=int(present.isna().to_numpy().sum()),
     )
