@@ -95,8 +95,33 @@ def analysis_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         [{"metric": m, "entry": e, "n_cases": len(t.cases), "n_missing": int(np.isnan(t.values[k]).sum())} for m, t in a.tasks.items() for k, e in enumerate(t.entries)]
     )
     out["missing"]["n_inserted_in_task"] = out["missing"]["metric"].map({m: t.n_inserted for m, t in a.tasks.items()})
-    if a.bootstraps:
-        out["bootstrap_summary"] = pd.concat([b.summary_frame() for b in a.bootstraps.values()], ignore_index=True)
-        out["kendall_tau"] = pd.DataFrame([{"metric": m, "sample": i, "tau": t} for m, b in a.bootstraps.items() for i, t in enumerate(b.kendall_tau)])
-        out["kendall_tau_summary"] = pd.DataFrame([{"metric": m, **b.tau_summary(), "n_boot": b.n_boot} for m, b in a.bootstraps.items()])
+    if a.bootstraps or a.skipped_bootstrap:
+        # Written whenever a bootstrap was asked for; a task it could not run on (one case,
+        # one entry) gets NaN rows with the reason in "note", so the tables always exist.
+        summaries, taus, tau_rows = [], [], []
+        for m in a.tasks:
+            if m in a.bootstraps:
+                b = a.bootstraps[m]
+                summaries.append(b.summary_frame().assign(note=""))
+                taus.append(pd.DataFrame({"metric": m, "sample": np.arange(b.n_boot), "tau": b.kendall_tau}))
+                tau_rows.append({"metric": m, **b.tau_summary(), "n_boot": b.n_boot, "note": _tau_note(b)})
+            elif m in a.skipped_bootstrap:
+                note = f"bootstrap skipped: {a.skipped_bootstrap[m]}"
+                r = a.rankings[m].to_frame()
+                summaries.append(pd.DataFrame({
+                    "metric": m, "reference": r["reference"], "scheme": r["scheme"], "entry": r["entry"], "rank": r["rank"],
+                    "median_boot_rank": np.nan, "boot_rank_q025": np.nan, "boot_rank_q975": np.nan,
+                    "winner_frequency": np.nan, "n_boot": 0, "note": note,
+                }))
+                tau_rows.append({"metric": m, "mean": np.nan, "median": np.nan, "q25": np.nan, "q75": np.nan, "n_undefined": 0, "n_boot": 0, "note": note})
+        out["bootstrap_summary"] = pd.concat(summaries, ignore_index=True)
+        out["kendall_tau"] = pd.concat(taus, ignore_index=True) if taus else pd.DataFrame(columns=["metric", "sample", "tau"])
+        out["kendall_tau_summary"] = pd.DataFrame(tau_rows)
     return out
+
+
+def _tau_note(b: BootstrapResult) -> str:
+    if b.n_tau_undefined == 0:
+        return ""
+    return (f"Kendall's tau undefined in {b.n_tau_undefined} of {b.n_boot} samples (a ranking without variation: "
+            "all entries tied); left out of mean, median and quartiles")

@@ -154,15 +154,22 @@ def bootstrap_blob_plot(boot: BootstrapResult, out_path: str | Path, *, palette:
 
 def kendall_violin(boots: Mapping[str, BootstrapResult], out_path: str | Path) -> None:
     """Violin + narrow boxplot of Kendall's tau (full vs each bootstrap ranking) per task,
-    tasks sorted by median tau (challengeR ``violin``); undefined taus are left out."""
-    df = pd.DataFrame([{"task": t, "tau": v} for t, b in boots.items() for v in b.kendall_tau if not np.isnan(v)])
-    if df.empty:
-        raise ConfigError("no defined Kendall's tau to plot")
-    order = list(df.groupby("task")["tau"].median().sort_values(ascending=False).index)
+    tasks sorted by median tau (challengeR ``violin``). Undefined taus (a ranking without
+    variation, all entries tied) are left out and counted under each task's name; a task
+    with no defined tau shows "tau undefined" text instead of a violin."""
+    df = pd.DataFrame([{"task": t, "tau": v} for t, b in boots.items() for v in b.kendall_tau if not np.isnan(v)], columns=["task", "tau"])
+    medians = df.groupby("task")["tau"].median()
+    order = list(medians.sort_values(ascending=False, kind="stable").index) + [t for t in boots if t not in medians.index]
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(order) + 2), 5))
-    sns.violinplot(data=df, x="task", y="tau", order=order, color="lightsteelblue", cut=0, inner=None, ax=ax)
-    sns.boxplot(data=df, x="task", y="tau", order=order, width=0.12, showfliers=False, color="white", ax=ax)
-    ax.set(xlabel="task (metric)", ylabel="Kendall's tau", ylim=(min(-0.05, df["tau"].min() - 0.05), 1.02),
+    if not df.empty:
+        sns.violinplot(data=df, x="task", y="tau", order=order, color="lightsteelblue", cut=0, inner=None, ax=ax)
+        sns.boxplot(data=df, x="task", y="tau", order=order, width=0.12, showfliers=False, color="white", ax=ax)
+    for x, t in enumerate(order):
+        if t not in medians.index:
+            ax.text(x, 0.5, "Kendall's tau\nundefined\nin every sample", ha="center", va="center", fontsize=9, color="dimgrey")
+    ax.set_xticks(range(len(order)), [f"{t}\n({boots[t].n_tau_undefined}/{boots[t].n_boot} undefined)" for t in order])
+    low = df["tau"].min() if not df.empty else 0.0
+    ax.set(xlim=(-0.5, len(order) - 0.5), xlabel="task (metric)", ylabel="Kendall's tau", ylim=(min(-0.05, low - 0.05), 1.02),
            title="Ranking stability: Kendall's tau, full data vs bootstrap")
     _save(fig, out_path)
 

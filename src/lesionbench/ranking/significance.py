@@ -160,6 +160,9 @@ def test_then_rank_loss(
         raise ConfigError(f"p_adjust must be 'none' or 'holm', got {p_adjust!r}")
     significant = np.nan_to_num(p_adj, nan=1.0) <= alpha  # challengeR: p.adjust(p) <= alpha
     score = significant.sum(axis=-1) / max(k - 1, 1)
+    # An entry without any observed case (possible under na.rm) has nothing to be tested
+    # on: score NaN, ranked last (challengeR would drop it from the task altogether).
+    score = np.where(np.isnan(loss).all(axis=-1), np.nan, score)
     return SignificanceResult(p_raw, p_adj, significant, score, rank_min(-score, axis=-1))
 
 
