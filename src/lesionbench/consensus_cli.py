@@ -1,10 +1,14 @@
-"""``lesionbench consensus``: fuse several raters' masks into one consensus (STAPLE, LOP-STAPLE, vote).
+"""``lesionbench consensus``: fuse several raters' masks into one consensus (STAPLE, MAP-STAPLE,
+LOP-STAPLE, local LOP-STAPLE, majority vote).
 
 Reads the rater masks with :func:`lesionbench.io.load_mask` (the first rater defines the grid;
 every other rater and ``--mask`` must be on it), fuses them with :mod:`lesionbench.consensus`,
 writes the binary consensus (uint8, ``posterior > threshold``) and optionally the posterior map
 (float32), and prints a JSON summary: method, n_raters, per-rater estimated sensitivity and
-specificity, iterations, converged, prior, consensus_volume_ml. Undefined numbers are ``null``.
+specificity, iterations, converged, prior, consensus_volume_ml, and the guard's verdict
+(:func:`lesionbench.consensus.check_consensus`). Undefined numbers are ``null``. ``--region``
+chooses the computation region (docs/consensus.md); without it, ``--mask`` (if given) is the
+region, else each method's own default.
 """
 
 from __future__ import annotations
@@ -36,23 +40,48 @@ def _weights(text: str | None) -> list[float] | None:
         raise ConfigError(f"--weights must be comma-separated numbers; got {text!r}") from exc
 
 
+def _weight_summary(weights: np.ndarray | None) -> list[float] | None:
+    """Per-rater weights as given, or each rater's mean weight for voxel-wise maps."""
+    if weights is None:
+        return None
+    arr = np.asarray(weights, dtype=np.float64)
+    if arr.ndim > 1:
+        arr = arr.reshape(arr.shape[0], -1).mean(axis=1)
+    return [float(w) for w in arr]
+
+
 def run(args: argparse.Namespace) -> int:
     case = args.case
     paths = [Path(p) for p in args.raters]
     first = load_mask(paths[0], case=case, policy=args.label_policy)
     raters = [first] + [load_mask(p, case=case, reference=first, policy=args.label_policy) for p in paths[1:]]
-    mask = None
+    brain = None
     if args.mask is not None:
-        mask = load_mask(args.mask, case=case, reference=first, policy="nonzero").data
+        brain = load_mask(args.mask, case=case, reference=first, policy="nonzero").data
     votes = np.stack([r.data for r in raters])
+    if args.region is not None:
+        mask = cs.fusion_region(votes, args.region, brain=brain, dilation=args.dilation, case=case)
+    else:
+        mask = brain
     common: dict[str, Any] = {"mask": mask, "threshold": args.threshold, "case": case}
-    if args.method != "majority":
-        common.update(confidence_weight=args.confidence_weight, max_iterations=args.max_iterations)
-    if args.method == "lop-staple":
+    if args.method == "staple":
+        common["confidence_weight"] = args.confidence_weight
+    elif args.confidence_weight != 1.0:
+        raise ConfigError("--confidence-weight only applies to --method staple")
+    if args.method != "majority" and args.max_iterations is not None:
+        common["max_iterations"] = args.max_iterations
+    if args.method in ("map-staple", "local-lop-staple"):
+        common["map_mode"] = None if args.map_mode == "ml" else args.map_mode
+    if args.method in ("lop-staple", "local-lop-staple"):
         common["weights"] = _weights(args.weights)
     elif args.weights is not None:
-        raise ConfigError("--weights only applies to --method lop-staple")
+        raise ConfigError("--weights only applies to --method lop-staple or local-lop-staple")
+    if args.method == "local-lop-staple":
+        common["half_size"] = args.half_size
     result = cs.fuse(votes, args.method, **common)
+    check = cs.check_consensus(result, votes, case=case, policy="flag")
+    if not check.ok and args.guard == "stop":
+        cs.check_consensus(result, votes, case=case, policy="stop")
     binary = result.binary()
     save_volume(args.output, binary, first.affine, dtype=np.uint8)
     if args.probability is not None:
@@ -77,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
         "converged": bool(result.converged),
         "prior": _number(result.prior),
         "threshold": result.threshold,
-        "weights": None if result.weights is None else [float(w) for w in result.weights],
+        "weights": _weight_summary(result.weights),
         "masked": mask is not None,
+        "region": args.region,
+        "guard": {"ok": check.ok, "reason": check.reason},
         "votes_outside_mask": int(result.votes_outside_mask),
         "consensus_volume_ml": float(np.count_nonzero(binary)) * voxel_ml,
     }
@@ -103,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "consensus",
-        help="fuse rater masks (STAPLE, LOP-STAPLE, majority vote) and report rater performance",
+        help="fuse rater masks (STAPLE, MAP-/LOP-STAPLE, majority vote) and report rater performance",
         description=(
             "Fuse binary rater masks into a consensus. Binary output is posterior > threshold. "
             "With --mask (recommended), the prior and all statistics come from inside the mask "
@@ -116,10 +147,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--output", required=True, help="binary consensus (uint8 NIfTI)")
     p.add_argument("--probability", default=None, help="posterior / vote-fraction map (float32 NIfTI)")
     p.add_argument("--mask", default=None, help="brain mask: prior and statistics from inside it only")
+    p.add_argument(
+        "--region",
+        choices=cs.REGIONS,
+        default=None,
+        help="computation region: grid (whole image), brain (--mask), union (raters' union dilated by --dilation)",
+    )
+    p.add_argument("--dilation", type=int, default=cs.DEFAULT_DILATION, help="union region dilation (voxels, ITK ball)")
+    p.add_argument("--map-mode", choices=("ml", "diag", "full"), default="diag", help="MAP-STAPLE / local LOP prior")
+    p.add_argument("--half-size", type=int, default=2, help="local LOP-STAPLE window half-size (voxels)")
+    p.add_argument(
+        "--guard",
+        choices=("stop", "flag"),
+        default="flag",
+        help="implausibly empty/small consensus: stop with an error, or flag it in the JSON",
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="binary consensus is posterior > THRESHOLD")
-    p.add_argument("--weights", default=None, help="LOP-STAPLE rater weights, comma-separated (default 1/R each)")
+    p.add_argument(
+        "--weights", default=None, help="LOP-STAPLE rater weights, comma-separated (default: local agreement maps)"
+    )
     p.add_argument("--confidence-weight", type=float, default=1.0, help="STAPLE prior multiplier (ITK's)")
-    p.add_argument("--max-iterations", type=int, default=None, help="EM iteration cap (default: ITK's UINT_MAX)")
+    p.add_argument("--max-iterations", type=int, default=None, help="EM iteration cap (default: the method's)")
     p.add_argument(
         "--label-policy",
         choices=("binary", "nonzero"),

@@ -68,6 +68,13 @@ class PathEscapeError(InputError):
     kind = "path_escape"
 
 
+class ConsensusError(InputError):
+    """A fused consensus is implausible for its raters (empty, or far below the smallest rater's
+    volume while at least half the raters marked lesions); names the case and the method."""
+
+    kind = "consensus"
+
+
 class SheetError(InputError):
     """A problem with a case sheet as a whole or one of its rows (duplicate id, unknown split...)."""
 
