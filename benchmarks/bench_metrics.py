@@ -13,7 +13,14 @@ in multiples of one boolean volume. References: medpy 0.5.2 (``dc``, ``hd95``, `
 ``compute_average_surface_distance(symmetric=True)``); mikan-rs 0.1.4 if installed
 (``pip install mikan-rs==0.1.4``; spacing passed in its (x, y, z) order, i.e. reversed).
 
-Usage: ``.venv/bin/python benchmarks/bench_metrics.py [--repeats 7] [--slow-repeats 2] [--seed 0]``
+``--evaluate-case`` times instead the per-case scoring of the workflow (``evaluation.case_rows``,
+file reading excluded) on a demo-sized case: a 1.4 mm grid of 120x145x120 voxels, 25 truth
+lesions (the truth), 7 raters (each misses and adds lesions, jittered radii), the majority-vote consensus,
+the 7 leave-one-rater-out majorities, and 4 methods; once without and once with the methods'
+``loo`` rows (scored against each of the 7 leave-one-out fusions).
+
+Usage: ``.venv/bin/python benchmarks/bench_metrics.py [--repeats 7] [--slow-repeats 2] [--seed 0]
+[--evaluate-case]``
 """
 
 from __future__ import annotations
@@ -125,12 +132,53 @@ def peak_memory_volumes(ref, pred, spacing) -> float:
     return peak / ref.nbytes
 
 
+CASE_SHAPE = (120, 145, 120)
+
+
+def _perturbed(rng, lesions, shape, *, miss: int, add: int) -> np.ndarray:
+    out = np.zeros(shape, dtype=bool)
+    missed = set(rng.choice(len(lesions), size=miss, replace=False).tolist())
+    for k, (centre, radii) in enumerate(lesions):
+        if k not in missed:
+            box, inside = _ellipsoid(shape, centre + rng.integers(-1, 2, size=3), radii * rng.uniform(0.85, 1.15, 3))
+            out[box] |= inside
+    for _ in range(add):
+        box, inside = _ellipsoid(shape, rng.uniform(20, np.array(shape) - 20), rng.uniform(1.5, 4, size=3))
+        out[box] |= inside
+    return out
+
+
+def bench_evaluate_case(seed: int, repeats: int) -> None:
+    from lesionbench.evaluation import CaseInfo, EntryResult, case_rows
+
+    rng = np.random.default_rng(seed)
+    lesions = [(rng.uniform(25, np.array(CASE_SHAPE) - 25), rng.uniform(1.5, 6, size=3)) for _ in range(25)]
+    truth = _perturbed(np.random.default_rng(seed + 1), lesions, CASE_SHAPE, miss=0, add=0)
+    raters = {f"rater{k}": _perturbed(rng, lesions, CASE_SHAPE, miss=3, add=2) for k in range(1, 8)}
+    votes = np.sum(list(raters.values()), axis=0)
+    consensus = votes >= 4
+    loo = {name: (votes - mask) >= 3 for name, mask in raters.items()}
+    methods = [EntryResult(f"m{k}", "method", _perturbed(rng, lesions, CASE_SHAPE, miss=4, add=4)) for k in range(4)]
+    info = CaseInfo("c01_test_p01", "01", "test", True)
+    spacing = (1.4, 1.4, 1.4)
+    print(f"case: {CASE_SHAPE} at 1.4 mm, consensus {int(consensus.sum())} vox, 7 raters, 4 methods")
+    for against_loo in (False, True):
+        med, rows = _time(lambda a=against_loo: case_rows(
+            info, spacing=spacing, consensus_name="consensus_majority", consensus=consensus, raters=raters,
+            loo=loo, entries=methods, truth=truth, methods_against_loo=a), repeats)
+        print(f"methods_against_loo={against_loo!s:5s}: {med:6.2f} s per case (median of {repeats}), {len(rows)} rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs of the fast tools")
     parser.add_argument("--slow-repeats", type=int, default=2, help="timed runs of medpy (slow: spare the shared CPUs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-case", action="store_true", help="time the per-case scoring instead")
     args = parser.parse_args()
+    if args.evaluate_case:
+        bench_evaluate_case(args.seed, max(1, min(args.repeats, 3)))
+        return
     try:
         import torch
 

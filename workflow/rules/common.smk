@@ -5,9 +5,12 @@ import pandas as pd
 from snakemake.utils import validate
 
 from lesionbench.cohort.layout import MODALITIES
+from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.workflow_support import SYNTHETIC_ROOT, cohort_from_config
 
 validate(config, schema="../../config/schemas/config.schema.yaml")
+# metric names (ranking.metrics, ranking.analysis_metrics) against the one metric registry
+validate_config_metrics(config)
 
 # The cohort drives the DAG. For the synthetic default it is the generator's plan (what it will
 # write, in the MS-SEG 2016 layout); otherwise the imported or given sheet, validated here so
