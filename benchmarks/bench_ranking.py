@@ -43,7 +43,7 @@ def naive_bootstrap(task: lr.TaskMatrix, scheme: str, n_samples: int, rng: np.ra
             p = np.nan_to_num(np.array(p), nan=1.0)
             if scheme.endswith("holm"):
                 p = multipletests(p, method="holm")[1]
-            wins = (p < 0.05).reshape(k, k - 1).sum(axis=1)
+            wins = (p <= 0.05).reshape(k, k - 1).sum(axis=1)
             pd.Series(-wins).rank(method="min")
     return time.perf_counter() - t0
 

@@ -1,7 +1,8 @@
 """``lesionbench rank``: leaderboard, challengeR-style analysis tables and figures from metrics.tsv.
 
 Reads the long table (:mod:`lesionbench.ranking.table`), writes into ``--out``:
-``leaderboard.tsv``/``.md`` (MS-SEG 2016 style), ``ranking.tsv``, ``consensus.tsv``,
+``leaderboard.tsv``/``.md`` (mean per-case rank, weighted over metrics; MS-SEG 2016's own rule
+was not published), ``ranking.tsv``, ``consensus.tsv``,
 ``scheme_ranks.tsv``, ``significance.tsv``, ``missing.tsv``, with ``--bootstrap N > 0`` also
 ``bootstrap_summary.tsv``, ``kendall_tau.tsv``, ``kendall_tau_summary.tsv``; per ``--strata``
 ``leaderboard_by_<stratum>.tsv``; with ``--figures`` PNGs under ``figures/``.

@@ -2,7 +2,8 @@
 
 Tables in (the long ``metrics.tsv``, :mod:`.table`), rankings, leaderboards and figures out.
 Implements challengeR's schemes, bootstrap and consensus (Wiesenfarth et al., Sci Rep
-11:2369, 2021) and the MS-SEG 2016 leaderboard (Commowick et al., Sci Rep 8:13650, 2018).
+11:2369, 2021) and a leaderboard in the spirit of MS-SEG 2016 (Commowick et al., Sci Rep 8:13650,
+2018), whose own rank-aggregation rule was not published (see :mod:`.leaderboard`).
 Figures live in :mod:`.figures` (imports matplotlib; not imported here).
 """
 

@@ -1,6 +1,6 @@
 """One call that writes everything the ranking stage publishes (used by the CLI and the workflow).
 
-Into ``out``: ``leaderboard.tsv``/``.md`` (MS-SEG 2016 style), the challengeR-style analysis
+Into ``out``: ``leaderboard.tsv``/``.md`` (rule in :mod:`.leaderboard`), the challengeR-style analysis
 tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance.tsv``,
 ``missing.tsv``; with bootstrap ``bootstrap_summary.tsv``, ``kendall_tau.tsv``,
 ``kendall_tau_summary.tsv``), ``leaderboard_by_<stratum>.tsv`` and, optionally, the figures
