@@ -68,13 +68,13 @@ def agreement_weights(
 ) -> np.ndarray:
     """Default LOP weights for raters who drew on the same image: local agreement (module docstring).
 
-    Returns float64 (R, *grid). ``region``: weights are computed on the bounding box of the region
+    Returns float32 (R, *grid) (the maps are inputs; float32 halves their memory). ``region``: weights are computed on the bounding box of the region
     plus the window (for speed) and are 1 elsewhere. One rater: weight 1.
     """
     votes = check_votes(votes)
     n_raters = votes.shape[0]
     grid = votes.shape[1:]
-    out = np.ones(votes.shape, dtype=np.float64)
+    out = np.ones(votes.shape, dtype=np.float32)
     if n_raters == 1:
         return out
     half_size = int(half_size)
@@ -85,7 +85,7 @@ def agreement_weights(
         return out
     sub = votes[(slice(None), *box)]
     n_pos = sub.sum(axis=0, dtype=np.int16)
-    agree = np.where(sub, n_pos - 1, n_raters - n_pos).astype(np.float64) / (n_raters - 1)
+    agree = np.where(sub, n_pos - 1, n_raters - n_pos).astype(np.float32) / np.float32(n_raters - 1)
     size = 2 * half_size + 1
     for k in range(n_raters):
         agree[k] = ndi.uniform_filter(agree[k], size=size, mode="nearest")
@@ -113,7 +113,8 @@ def check_weights(
     Used as given (CRKit does not normalise them); a float per rater that is constant has no
     effect on the consensus (module docstring).
     """
-    arr = np.asarray(weights, dtype=np.float64)
+    arr = np.asarray(weights)
+    arr = arr.astype(np.float64) if arr.ndim == 1 or arr.dtype != np.float32 else arr
     if arr.ndim == 1:
         if arr.size != n_raters:
             raise ConfigError(f"LOP-STAPLE needs one weight per rater: got {arr.size} weights for {n_raters} raters")
@@ -399,8 +400,9 @@ def local_lop_staple(
       change of any local p or q is ``<= tolerance`` (1e-6) from the second pass on, or after
       ``max_iterations``;
     * work is done only near the votes: region voxels farther than ``2 * half_size`` voxels
-      (Chebyshev distance) from every vote get posterior 0 (their window holds no vote), and
-      separate clusters of votes are solved separately (windows never span two clusters).
+      (Chebyshev distance) from every vote get posterior 0 (their window holds no vote); the
+      remaining voxels form connected clusters (26-connectivity), each solved on its own, and a
+      window counts only the voxels of its own cluster.
 
     ``sensitivity``/``specificity``: the posterior-weighted means of the local p and q.
     """
@@ -434,7 +436,7 @@ def local_lop_staple(
 
         res = empty_result("local-lop-staple", n_raters, grid, threshold=threshold, region=region, **details)
         return replace(res, posterior=in_region.astype(np.float64), prior=prior)
-    clusters, n_clusters = ndi.label(_dilate_in_boxes(marked, 3 * half_size), structure=np.ones((3,) * len(grid)))
+    clusters, n_clusters = ndi.label(near, structure=np.ones((3,) * len(grid)))
     posterior = np.zeros(grid)
     sens_num = np.zeros(n_raters)
     spec_num = np.zeros(n_raters)
