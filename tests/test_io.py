@@ -134,8 +134,11 @@ def test_non_binary_mask(tmp_path):
 
 def test_probability_map_is_not_binary(tmp_path):
     path = write_nifti(tmp_path / "p.nii.gz", small_mask().astype(np.float32) * 0.7)
-    with pytest.raises(NonBinaryMaskError):
+    with pytest.raises(NonBinaryMaskError, match="not binary") as exc:
         load_mask(path, case="c9")
+    assert exc.value.case == "c9" and exc.value.path == str(path)
+    assert str(exc.value).startswith(f"case c9, file {path}: ")
+    assert "0.7" in str(exc.value)  # the offending value is shown
 
 
 def test_save_roundtrip_keeps_grid(tmp_path):

@@ -72,8 +72,10 @@ def test_grid_mismatch_is_one_line_error(tmp_path, capsys):
 
 
 def test_missing_file(tmp_path, pair, capsys):
-    code, _, err = _run(capsys, pair[0], tmp_path / "nope.nii.gz", "--case", "c01")
-    assert code == 2 and "nope.nii.gz" in err and "does not exist" in err
+    code, out, err = _run(capsys, pair[0], tmp_path / "nope.nii.gz", "--case", "c01")
+    assert code == 2 and out == ""
+    assert "case c01" in err and "nope.nii.gz" in err and "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_probability_map_rejected_by_default_and_thresholded_on_request(tmp_path, pair, capsys):
@@ -132,8 +134,26 @@ def test_sheared_affine_rejected(tmp_path, capsys):
     assert code == 2 and "shear" in err and "r.nii.gz" in err and "case c02" in err
 
 
-def test_image_edge_flag(pair, capsys):
-    _, out_bg, _ = _run(capsys, *pair)
-    _, out_fg, _ = _run(capsys, *pair, "--image-edge", "foreground")
-    # pred touches no edge, ref neither: the conventions agree
-    assert json.loads(out_bg) == json.loads(out_fg)
+def test_image_edge_flag(tmp_path, capsys):
+    """Masks filling the whole y-z cross-section of an 8x3x3 grid touch the image edge.
+
+    Reference x = 0..2, prediction x = 0..4 (1 mm). Edge as background (default): every voxel on
+    the grid's side faces is border; the reference has 26 border voxels (all but the centre of
+    x = 1), the prediction 42; the directed distances are 25 zeros and one 1 (ref -> pred) and 25
+    zeros, eight 1s and nine 2s (pred -> ref): ASSD = 27/68, HD = 2. Edge as foreground (ITK,
+    Anima): only the x = 2 and x = 4 faces are border (9 voxels each), all 2 mm apart: ASSD = HD = 2.
+    """
+    ref = np.zeros((8, 3, 3), dtype=np.uint8)
+    ref[0:3] = 1
+    pred = np.zeros((8, 3, 3), dtype=np.uint8)
+    pred[0:5] = 1
+    save_volume(tmp_path / "r.nii.gz", ref, np.eye(4))
+    save_volume(tmp_path / "p.nii.gz", pred, np.eye(4))
+    _, out_bg, _ = _run(capsys, tmp_path / "r.nii.gz", tmp_path / "p.nii.gz")
+    code, out_fg, _ = _run(capsys, tmp_path / "r.nii.gz", tmp_path / "p.nii.gz", "--image-edge", "foreground")
+    assert code == 0
+    bg, fg = json.loads(out_bg), json.loads(out_fg)
+    assert bg["assd_mm"] == pytest.approx(27 / 68)
+    assert fg["assd_mm"] == pytest.approx(2.0)
+    assert bg["hausdorff_mm"] == fg["hausdorff_mm"] == pytest.approx(2.0)
+    assert bg["dice"] == fg["dice"] == pytest.approx(2 * 27 / (27 + 45))  # voxel metrics ignore the flag

@@ -162,6 +162,46 @@ def test_matched_variant_is_one_to_one_and_greedy():
     assert res.lesion_matched_dice_mean is None
 
 
+def _bridge_case(rows: int):
+    """Reference lesions R1 (cols 0..9), R2 (cols 12..21), R3 (cols 30..35) on row 5, 10/10/6 voxels;
+    one predicted lesion over cols 0..21 of rows 5..5+rows-1, spanning R1, the gap and R2."""
+    ref, pred = _plane((1, 12, 40)), _plane((1, 12, 40))
+    ref[0, 5, 0:10] = True
+    ref[0, 5, 12:22] = True
+    ref[0, 5, 30:36] = True
+    pred[0, 5:5 + rows, 0:22] = True
+    return ref, pred
+
+
+def test_one_predicted_lesion_spanning_two_reference_lesions():
+    """MS-SEG 2016 rule, hand-worked (alpha 0.10, beta 0.70, gamma 0.65).
+
+    Thin prediction S (22 voxels, 2 in the gap = background): R1 and R2 are each fully covered
+    (10/10 > alpha) by S, whose outside share 2/22 = 0.09 <= beta: both detected; R3 missed:
+    SensL = 2/3. S is 20/22 covered (> alpha); walking R1 then R2 (tie broken by number), both lie
+    0 % outside the prediction: S is a TP, PPVL = 1/1. F1 = 2 (2/3)(1) / (2/3 + 1) = 0.8.
+    One predicted lesion detects two reference lesions: not a one-to-one matching, which keeps
+    only S-R1 (Dice 20/32, ties to the lower number): TP 1, FP 0, FN 2, matched F1 = 2/4.
+    """
+    ref, pred = _bridge_case(1)
+    res = compute_metrics(ref, pred, (1, 1, 1))
+    assert (res.n_reference_lesions, res.n_prediction_lesions) == (3, 1)
+    assert res.lesion_sensitivity == pytest.approx(2 / 3)
+    assert res.lesion_precision == 1.0
+    assert res.lesion_f1 == pytest.approx(0.8)
+    assert res.dice == pytest.approx(2 * 20 / (26 + 22))
+    assert (res.lesion_matched_tp, res.lesion_matched_fp, res.lesion_matched_fn) == (1, 0, 2)
+    assert res.lesion_matched_f1 == pytest.approx(0.5)
+    assert res.lesion_matched_dice_mean == pytest.approx(20 / 32)
+    # Thick prediction (5 rows, 110 voxels, 90 outside every reference lesion: 0.82 > beta): from
+    # the reference side S fails beta, so R1 and R2 are missed (SensL 0); from the prediction
+    # side S is 20/110 = 0.18 > alpha covered and R1, R2 are 0 % outside: still a TP (PPVL 1);
+    # F1 = 0 because SensL = 0.
+    ref, pred = _bridge_case(5)
+    res = compute_metrics(ref, pred, (1, 1, 1))
+    assert (res.lesion_sensitivity, res.lesion_precision, res.lesion_f1) == (0.0, 1.0, 0.0)
+
+
 def test_lesion_volumes_in_records_use_spacing():
     ref = np.zeros((5, 10, 10), dtype=bool)
     ref[2, 2:4, 2:4] = True
