@@ -50,7 +50,7 @@ def test_default_config_dry_run_prints_dag():
 
 @pytest.mark.slow
 def test_imported_msseg_tree_runs_qc(tmp_path, tree):
-    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"mask": "none"}}
+    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"region": "grid", "methods": ["staple", "lop-staple", "majority"]}}
     result = snakemake(tmp_path / "run", config, "results/qc/inputs.tsv", "results/consensus/rater_performance.tsv")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "run/results/qc/inputs.tsv", sep="\t")

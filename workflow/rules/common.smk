@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
+from lesionbench import consensus_case
 from lesionbench.cohort.layout import MODALITIES
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.workflow_support import SYNTHETIC_ROOT, cohort_from_config
@@ -35,9 +36,10 @@ if SYNTHETIC:
     }
 
 
-CONSENSUS_METHODS = list(config["consensus"]["methods"])
-if config["consensus"]["reference"] not in CONSENSUS_METHODS:
-    CONSENSUS_METHODS.append(config["consensus"]["reference"])
+# Fusions computed per case: consensus.methods plus the reference (names and options checked
+# here, so a bad consensus section fails before any job starts).
+CONSENSUS_METHODS = consensus_case.workflow_methods(config["consensus"])
+CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(config["consensus"])
 
 
 wildcard_constraints:
@@ -98,7 +100,8 @@ def consensus_inputs(wildcards):
         "flair": case_images(wildcards)["flair"],
         "raters": case_rater_paths(wildcards),
     }
-    if config["consensus"]["mask"] == "brain":
+    # the brain mask (and so preprocessing) only when a fusion runs in the brain region
+    if consensus_case.needs_brain_mask(CONSENSUS_METHODS, CONSENSUS_OPTIONS):
         inputs["brain_mask"] = brain_mask_path(wildcards.case)
     return inputs
 

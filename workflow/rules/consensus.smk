@@ -1,5 +1,6 @@
-# Consensus ground truth from the raters (lesionbench.consensus): per case and fusion method,
-# the binary consensus, posterior, rater performance and leave-one-rater-out fusions.
+# Consensus ground truth from the raters (lesionbench.consensus_case): per case and fusion method,
+# the binary consensus, posterior, rater performance and leave-one-rater-out fusions, every
+# fusion checked by the empty-consensus guard (consensus.on_empty).
 
 
 rule consensus_case:
@@ -37,8 +38,7 @@ rule consensus_case:
     params:
         fusions=CONSENSUS_METHODS,
         raters=case_rater_names,
-        threshold=config["consensus"]["threshold"],
-        majority_threshold=config["consensus"]["majority_threshold"],
+        options=config["consensus"],
         label_policy=config["qc"]["label_policy"],
     script:
         "../scripts/consensus_case.py"
@@ -67,6 +67,7 @@ rule consensus_validation_case:
     params:
         raters=case_rater_names,
         fusions=CONSENSUS_METHODS,
+        min_lesion_volume_mm3=config["metrics"]["min_lesion_volume_mm3"],
     script:
         "../scripts/consensus_validation_case.py"
 

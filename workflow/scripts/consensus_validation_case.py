@@ -1,4 +1,5 @@
-"""Synthetic cohorts only: each rater and each consensus against the generator's true lesions."""
+"""Synthetic cohorts only: each rater and each consensus against the generator's true lesions
+(lesionbench.consensus_case.truth_table: Dice, MS-SEG 2016 lesion F1, relative volume error)."""
 
 from lesionbench.workflow_support import run_script
 
@@ -7,7 +8,7 @@ def main(smk):
     import numpy as np
     import pandas as pd
 
-    from lesionbench.consensus import truth_agreement
+    from lesionbench.consensus_case import truth_table
     from lesionbench.io import load_mask
 
     case = smk.wildcards.case
@@ -17,8 +18,16 @@ def main(smk):
     estimates = {}
     for method, path in zip(smk.params.fusions, smk.input.tables):
         estimates[method] = pd.read_csv(path, sep="\t")["estimated_sensitivity"].to_numpy()
-    table = truth_agreement(votes, smk.params.raters, fusions, truth.data, estimated_sensitivity=estimates)
-    table.insert(0, "case_id", case)
+    table = truth_table(
+        votes,
+        smk.params.raters,
+        fusions,
+        truth.data,
+        truth.spacing,
+        min_lesion_volume_mm3=float(smk.params.min_lesion_volume_mm3),
+        estimated_sensitivity=estimates,
+        case=case,
+    )
     table.to_csv(smk.output[0], sep="\t", index=False)
 
 

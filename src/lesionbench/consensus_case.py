@@ -1,0 +1,376 @@
+"""One case's consensus for the workflow, and the comparison of raters and fusions with a truth.
+
+:func:`fuse_case` runs every configured fusion of :mod:`lesionbench.consensus` on one case's
+rater masks, each in its computation region (``grid``, ``brain`` or ``union``; see
+``docs/consensus.md``), with the leave-one-rater-out fusions and the rater table, and puts every
+fusion, leave-one-out ones included, through the empty-consensus guard
+(:func:`lesionbench.consensus.check_consensus`). :func:`truth_table` and :func:`summarize_truth`
+score raters and fusions against a known truth (synthetic cohorts) with the workflow's own
+metrics (:func:`lesionbench.metrics.compute_metrics`): Dice, MS-SEG 2016 lesion-wise F1 and the
+signed relative volume error.
+
+Everything here works on arrays; reading and writing files is left to the workflow scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import consensus as cs
+from .errors import ConfigError, InputError
+
+#: Fusion methods the workflow knows, in the order tables list them.
+METHODS: tuple[str, ...] = ("map-staple", "lop-staple", "local-lop-staple", "staple", "majority")
+#: Computation regions (see :func:`lesionbench.consensus.fusion_region`).
+REGIONS: tuple[str, ...] = ("grid", "brain", "union")
+ON_EMPTY: tuple[str, ...] = ("stop", "flag")
+MAP_MODES: tuple[str, ...] = ("diag", "full", "ml")
+LOP_WEIGHTS: tuple[str, ...] = ("local-agreement", "uniform")
+
+
+@dataclass(frozen=True)
+class MapStapleOptions:
+    """MAP-STAPLE settings; the defaults are those of Anima's ``animaMultiThreadedSTAPLE``
+    command line (``-d 0.99 -a 5 -b 1.5 -w 0.5 -t 1e-8 -i 100 -D``)."""
+
+    init: float = 0.99
+    alpha: float = 5.0
+    beta: float = 1.5
+    weight: float = 0.5
+    tolerance: float = 1e-8
+    max_iterations: int = 100
+    mode: str = "diag"
+
+
+@dataclass(frozen=True)
+class LopOptions:
+    """LOP-STAPLE settings: ``weights`` ``local-agreement`` (each rater's agreement with the
+    others in a window, :func:`lesionbench.consensus.agreement_weights`) or ``uniform`` (one equal
+    weight per rater: the renormalized pool then gives STAPLE's consensus on the same region);
+    ``window``: half-size (voxels) of those windows and of local-lop-staple's (2: 5x5x5, CRKit's
+    ``crlLocalLOPSTAPLE`` default)."""
+
+    weights: str = "local-agreement"
+    window: int = 2
+
+
+@dataclass(frozen=True)
+class ConsensusOptions:
+    """The workflow's ``consensus`` settings that shape a fusion (see ``config/README.md``)."""
+
+    region: str = "union"
+    region_dilation: int = 2
+    regions: Mapping[str, str] = field(default_factory=dict)
+    threshold: float = 0.5
+    majority_threshold: float = 0.5
+    map_staple: MapStapleOptions = field(default_factory=MapStapleOptions)
+    lop: LopOptions = field(default_factory=LopOptions)
+    on_empty: str = "stop"
+
+    def __post_init__(self) -> None:
+        for method, kind in {"(all)": self.region, **dict(self.regions)}.items():
+            if kind not in REGIONS:
+                raise ConfigError(f"consensus region of {method}: {kind!r} is not one of {', '.join(REGIONS)}")
+        unknown = sorted(set(self.regions) - set(METHODS))
+        if unknown:
+            raise ConfigError(f"consensus.regions names unknown method(s) {unknown}; known: {', '.join(METHODS)}")
+        if int(self.region_dilation) < 0:
+            raise ConfigError(f"consensus.region_dilation must be >= 0 voxels; got {self.region_dilation}")
+        if self.on_empty not in ON_EMPTY:
+            raise ConfigError(f"consensus.on_empty must be one of {', '.join(ON_EMPTY)}; got {self.on_empty!r}")
+        if self.map_staple.mode not in MAP_MODES:
+            raise ConfigError(f"consensus.map_staple.mode must be one of {', '.join(MAP_MODES)}; got {self.map_staple.mode!r}")
+        if self.lop.weights not in LOP_WEIGHTS:
+            raise ConfigError(f"consensus.lop.weights must be one of {', '.join(LOP_WEIGHTS)}; got {self.lop.weights!r}")
+
+    def region_of(self, method: str) -> str:
+        """The computation region of ``method`` (its entry in ``regions``, else ``region``)."""
+        return str(self.regions.get(method, self.region))
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ConsensusOptions:
+        """Options from the workflow's ``consensus`` config section (keys it does not know, such
+        as ``methods`` and ``reference``, are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in section.items() if k in known}
+        if "map_staple" in kwargs:
+            kwargs["map_staple"] = MapStapleOptions(**dict(kwargs["map_staple"]))
+        if "lop" in kwargs:
+            kwargs["lop"] = LopOptions(**dict(kwargs["lop"]))
+        if "regions" in kwargs:
+            kwargs["regions"] = dict(kwargs["regions"] or {})
+        return cls(**kwargs)
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """``methods`` as a list, or a :class:`ConfigError` naming the unknown one(s)."""
+    methods = list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown consensus method(s) {unknown}; choose among {', '.join(METHODS)}")
+    if not methods:
+        raise ConfigError("consensus.methods is empty: name at least one fusion method")
+    return methods
+
+
+def workflow_methods(section: Mapping[str, Any]) -> list[str]:
+    """The fusions the workflow computes: ``methods`` plus ``reference`` when it is not listed.
+    Checks the names and the options (a bad config fails when the workflow is parsed)."""
+    methods = check_methods(section.get("methods", METHODS))
+    reference = str(section.get("reference", "majority"))
+    check_methods([reference])
+    ConsensusOptions.from_config(section)
+    return methods + ([reference] if reference not in methods else [])
+
+
+def needs_brain_mask(methods: Sequence[str], options: ConsensusOptions) -> bool:
+    """True when one of ``methods`` runs in the ``brain`` region (the workflow then waits for
+    the preprocessing brain mask; otherwise consensus does not depend on preprocessing)."""
+    return any(options.region_of(m) == "brain" for m in methods)
+
+
+def method_params(method: str, options: ConsensusOptions) -> dict[str, Any]:
+    """Keyword arguments of :func:`lesionbench.consensus.fuse` for ``method`` (besides votes,
+    region and case)."""
+    if method == "majority":
+        return {"threshold": float(options.majority_threshold)}
+    params: dict[str, Any] = {"threshold": float(options.threshold)}
+    if method == "map-staple":
+        m = options.map_staple
+        params.update(
+            init=float(m.init),
+            alpha=float(m.alpha),
+            beta=float(m.beta),
+            map_weight=float(m.weight),
+            tolerance=float(m.tolerance),
+            max_iterations=int(m.max_iterations),
+            map_mode=None if m.mode == "ml" else str(m.mode),
+        )
+    elif method in ("lop-staple", "local-lop-staple"):
+        if options.lop.weights == "uniform":
+            params["weights"] = "uniform"
+        params["weight_half_size"] = int(options.lop.window)
+        if method == "local-lop-staple":
+            params["half_size"] = int(options.lop.window)
+    return params
+
+
+@dataclass
+class CaseFusion:
+    """One method's outcome on one case: the fusion, its leave-one-rater-out fusions (rater k
+    left out, in rater order; empty with one rater), the rater table and the guard's flags."""
+
+    result: cs.ConsensusResult
+    loo: list[cs.ConsensusResult]
+    table: pd.DataFrame
+    flags: list[str] = field(default_factory=list)
+
+
+def fuse_guarded(
+    votes: np.ndarray,
+    method: str,
+    label: str,
+    brain_mask: np.ndarray | None,
+    options: ConsensusOptions,
+    case: str | None,
+) -> tuple[cs.ConsensusResult, str | None]:
+    """One fusion of ``votes`` with ``method`` in its configured region, put through the guard:
+    returns the result and the guard's message (None when the consensus passed; with
+    ``on_empty: stop`` a failing one raises instead). ``label`` names the fusion in messages."""
+    kind = options.region_of(method)
+    region = cs.fusion_region(votes, kind, brain=brain_mask, dilation=int(options.region_dilation), case=case)
+    params = method_params(method, options)
+    if params.get("weights") == "uniform":
+        params["weights"] = np.full(votes.shape[0], 1.0 / votes.shape[0])
+    result = cs.fuse(votes, method, mask=region, case=case, **params)
+    check = cs.check_consensus(result, votes, case=case, method=label, policy=options.on_empty)
+    if check.ok:
+        return result, None
+    where = "" if case is None else f"case {case}: "
+    return result, f"{where}consensus method {label}: {check.reason}"
+
+
+def fuse_case(
+    votes: np.ndarray,
+    names: Sequence[str],
+    methods: Sequence[str],
+    brain_mask: np.ndarray | None,
+    options: ConsensusOptions,
+    *,
+    case: str | None = None,
+    voxel_ml: float = 0.001,
+    loo: bool = True,
+) -> dict[str, CaseFusion]:
+    """Every method's fusion of one case's raters, guarded, with leave-one-out fusions and tables.
+
+    ``votes``: (R, *grid) binary rater masks; ``names``: the R rater names; ``brain_mask``: the
+    case's brain mask on the same grid (needed only when a method's region is ``brain``).
+    Each fusion (and each leave-one-out fusion, whose ``union`` region is recomputed from the
+    raters it fuses) goes through :func:`lesionbench.consensus.check_consensus` with
+    ``options.on_empty``: ``stop`` raises :class:`lesionbench.errors.ConsensusError` naming the
+    case and the method (``<method> without <rater>`` for a leave-one-out fusion); ``flag``
+    records the problem in :attr:`CaseFusion.flags` and in the table's ``flag`` column.
+    """
+    votes = cs.check_votes(votes, case=case)
+    names = list(names)
+    if len(names) != votes.shape[0]:
+        raise InputError(f"{votes.shape[0]} rater masks but {len(names)} rater names", case=case)
+    methods = check_methods(methods)
+    if brain_mask is None and needs_brain_mask(methods, options):
+        raise ConfigError("a consensus method runs in the 'brain' region but no brain mask was given")
+    out: dict[str, CaseFusion] = {}
+    n_raters = votes.shape[0]
+    for method in methods:
+        result, flag = fuse_guarded(votes, method, method, brain_mask, options, case)
+        flags = [flag] if flag else []
+        loo_results: list[cs.ConsensusResult] = []
+        if loo and n_raters > 1:
+            keep = np.arange(n_raters)
+            for k, name in enumerate(names):
+                fused, loo_flag = fuse_guarded(
+                    votes[keep != k], method, f"{method} without {name}", brain_mask, options, case
+                )
+                loo_results.append(fused)
+                if loo_flag:
+                    flags.append(loo_flag)
+        region = result.region
+        table = cs.performance_table(
+            result, names, votes, mask=region, voxel_ml=voxel_ml, loo=loo_results or None
+        )
+        table.insert(0, "case_id", case)
+        table["region"] = options.region_of(method)
+        table["flag"] = "; ".join(flags)
+        out[method] = CaseFusion(result=result, loo=loo_results, table=table, flags=flags)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Against a known truth
+
+#: Columns of :func:`truth_table` that :func:`summarize_truth` averages.
+TRUTH_METRICS: tuple[str, ...] = (
+    "dice",
+    "lesion_f1",
+    "lesion_sensitivity",
+    "lesion_precision",
+    "relative_volume_error_pct",
+    "abs_relative_volume_error_pct",
+    "volume_ml",
+)
+
+
+def _score(truth: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], min_lesion_volume_mm3: float, case: str | None) -> dict[str, float]:
+    from .metrics import compute_metrics
+
+    m = compute_metrics(truth, mask, spacing, min_lesion_volume_mm3=min_lesion_volume_mm3, case=case)
+
+    def value(x: float | None) -> float:
+        return float("nan") if x is None else float(x)
+
+    rve = value(m.relative_volume_error_pct)
+    return {
+        "dice": value(m.dice),
+        "lesion_f1": value(m.lesion_f1),
+        "lesion_sensitivity": value(m.lesion_sensitivity),
+        "lesion_precision": value(m.lesion_precision),
+        "relative_volume_error_pct": rve,
+        "abs_relative_volume_error_pct": abs(rve),
+        "volume_ml": float(m.volume_prediction_ml),
+        "voxel_sensitivity": value(m.sensitivity),
+    }
+
+
+def truth_table(
+    votes: np.ndarray,
+    names: Sequence[str],
+    fusions: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    spacing: Sequence[float],
+    *,
+    min_lesion_volume_mm3: float = 3.0,
+    estimated_sensitivity: Mapping[str, Sequence[float]] | None = None,
+    case: str | None = None,
+) -> pd.DataFrame:
+    """Each rater and each fusion against the truth: one row per entry (raters first, then
+    ``consensus_<method>``) with Dice, MS-SEG 2016 lesion-wise sensitivity, precision and F1
+    (lesions of ``min_lesion_volume_mm3`` or less dropped on both sides, as the metrics stage
+    does), signed and absolute relative volume error (100 (|entry| - |truth|) / |truth|), the
+    entry's volume (mL) and its voxel-wise sensitivity. Rater rows also carry each fusion's
+    estimate of that rater's sensitivity (``estimated_sensitivity[method][k]``), so that the
+    estimate's error can be summarized."""
+    votes = cs.check_votes(votes, case=case)
+    truth = cs.check_votes(np.asarray(truth)[None], case=case)[0]
+    sp = tuple(float(s) for s in spacing)
+    if len(sp) != 3:
+        raise InputError(f"spacing must have 3 values; got {list(spacing)}", case=case)
+    rows = []
+    for k, name in enumerate(names):
+        row: dict[str, Any] = {"entry": str(name), "kind": "rater"}
+        row.update(_score(truth, votes[k], sp, min_lesion_volume_mm3, case))  # type: ignore[arg-type]
+        for method, values in (estimated_sensitivity or {}).items():
+            row[f"estimated_sensitivity_{method}"] = float(values[k])
+        rows.append(row)
+    for method, fused in fusions.items():
+        row = {"entry": f"consensus_{method}", "kind": "consensus"}
+        row.update(_score(truth, np.asarray(fused, dtype=bool), sp, min_lesion_volume_mm3, case))  # type: ignore[arg-type]
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if case is not None:
+        frame.insert(0, "case_id", case)
+    return frame
+
+
+def summarize_truth(table: pd.DataFrame) -> pd.DataFrame:
+    """Cohort means of :func:`truth_table` rows (with a ``case_id`` column): one row per fusion
+    (``consensus_<method>``), then ``median rater`` (per case the median over raters of each
+    metric, then the mean over cases) and each rater. Columns: ``mean_<metric>`` for
+    :data:`TRUTH_METRICS`, ``n_cases``, ``beats_median_rater_dice`` (share of cases where the
+    entry's Dice exceeds that case's median rater Dice) and, for fusions with rater estimates,
+    ``sensitivity_estimate_mae`` (mean absolute error of the method's estimate of the raters'
+    voxel-wise sensitivity). NaN metrics (e.g. lesion F1 with no lesion on either side) are left
+    out of the means."""
+    if "case_id" not in table.columns:
+        raise InputError("summarize_truth needs a case_id column")
+    raters = table[table["kind"] == "rater"]
+    median = raters.groupby("case_id")[list(TRUTH_METRICS)].median()
+    median_dice = median["dice"]
+    rows = []
+
+    def summary_row(entry: str, kind: str, per_case: pd.DataFrame) -> dict[str, Any]:
+        row: dict[str, Any] = {"entry": entry, "kind": kind, "n_cases": int(len(per_case))}
+        for metric in TRUTH_METRICS:
+            row[f"mean_{metric}"] = float(per_case[metric].mean())
+        dice = per_case["dice"].reindex(median_dice.index)
+        row["beats_median_rater_dice"] = float((dice > median_dice).mean())
+        return row
+
+    consensus = table[table["kind"] == "consensus"]
+    for entry, group in consensus.groupby("entry", sort=False):
+        row = summary_row(str(entry), "consensus", group.set_index("case_id"))
+        column = f"estimated_sensitivity_{str(entry).removeprefix('consensus_')}"
+        if column in raters.columns:
+            row["sensitivity_estimate_mae"] = float((raters[column] - raters["voxel_sensitivity"]).abs().mean())
+        rows.append(row)
+    median_row = summary_row("median rater", "rater", median)
+    median_row["beats_median_rater_dice"] = float("nan")
+    rows.append(median_row)
+    for entry, group in raters.groupby("entry", sort=False):
+        rows.append(summary_row(str(entry), "rater", group.set_index("case_id")))
+    return pd.DataFrame(rows)
+
+
+def best_method(summary: pd.DataFrame) -> str:
+    """The fusion with the highest mean Dice to the truth; ties (to 3 decimals) go to the higher
+    mean lesion F1, then to the earlier row. Returns the method name (without ``consensus_``)."""
+    fusions = summary[summary["kind"] == "consensus"].copy()
+    if fusions.empty:
+        raise InputError("no consensus rows in the summary")
+    fusions["_dice"] = fusions["mean_dice"].round(3)
+    fusions["_order"] = np.arange(len(fusions))
+    best = fusions.sort_values(["_dice", "mean_lesion_f1", "_order"], ascending=[False, False, True]).iloc[0]
+    return str(best["entry"]).removeprefix("consensus_")
