@@ -263,3 +263,25 @@ def test_entry_missing_every_case(tmp_path, na_treat):
     ranking = t["ranking"].query("metric == 'dice'").set_index("entry")
     assert ranking.loc["C", "rank"] == ranking["rank"].max()
     assert t["missing"].query("entry == 'C'")["n_missing"].tolist() == [3, 3]
+
+
+def test_leaderboard_score_ties_are_exact():
+    # Per-case ranks (ties min), 2 cases, three metrics with equal weights:
+    # dice:      X .75 .75 | Y .75 .75 | Z .5 .5    -> X 1,1  Y 1,1  Z 3,3
+    # lesion_f1: X .75 .75 | Y .5 .25  | Z .25 .5   -> X 1,1  Y 2,3  Z 3,2
+    # nsd:       X .5 .25  | Y .75 .75 | Z .25 .5   -> X 2,3  Y 1,1  Z 3,2
+    # mean ranks X (1, 1, 2.5), Y (1, 2.5, 1), Z (3, 2.5, 2.5); scores X = Y = 4.5/3 = 1.5, Z = 8/3.
+    # In double arithmetic (1, 1, 2.5) . (1/3, 1/3, 1/3) = 1.5 but (1, 2.5, 1) . w = 1.4999999999999998;
+    # the leaderboard sums exact fractions, so X and Y tie at rank 1.
+    per_metric = {
+        "dice": {"X": [0.75, 0.75], "Y": [0.75, 0.75], "Z": [0.5, 0.5]},
+        "lesion_f1": {"X": [0.75, 0.75], "Y": [0.5, 0.25], "Z": [0.25, 0.5]},
+        "nsd": {"X": [0.5, 0.25], "Y": [0.75, 0.75], "Z": [0.25, 0.5]},
+    }
+    table = long_table(per_metric["dice"], metrics=tuple(per_metric), constant=per_metric)
+    board = lr.msseg_leaderboard(table, reference=REF, metrics=list(per_metric)).set_index("entry")
+    assert board["rank"].to_dict() == {"X": 1, "Y": 1, "Z": 3}
+    assert board["score"].to_dict() == pytest.approx({"X": 1.5, "Y": 1.5, "Z": 8 / 3})
+    assert board["lesion_f1_mean_rank"].to_dict() == {"X": 1.0, "Y": 2.5, "Z": 2.5}
+    assert board["nsd_mean"].to_dict() == {"X": 0.375, "Y": 0.75, "Z": 0.375}
+    assert "did not publish its exact rank-aggregation rule" in lr.leaderboard_markdown(board.reset_index())
