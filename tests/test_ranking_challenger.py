@@ -285,3 +285,22 @@ def test_leaderboard_score_ties_are_exact():
     assert board["lesion_f1_mean_rank"].to_dict() == {"X": 1.0, "Y": 2.5, "Z": 2.5}
     assert board["nsd_mean"].to_dict() == {"X": 0.375, "Y": 0.75, "Z": 0.375}
     assert "did not publish its exact rank-aggregation rule" in lr.leaderboard_markdown(board.reset_index())
+
+
+def test_leaderboard_means_use_the_values_the_ranks_use():
+    # Case c1 has no lesion in the reference and none predicted by A: status both_empty, value NaN
+    # in the table, Dice's best (1) for ranking. B predicted lesions there: Dice 0 ("ok").
+    # c0: A .5, B .75 -> B 1, A 2; c1: A 1 (both empty), B 0 -> A 1, B 2 -> mean ranks 1.5 each, tie.
+    # Displayed means: A (0.5 + 1)/2 = 0.75, B (0.75 + 0)/2 = 0.375. Rater R1 (vs loo) both_empty on c1
+    # too: (0.875 + 1)/2 = 0.9375.
+    rows = []
+    for entry, kind, ref, vals in (("A", "method", REF, [(0.5, "ok"), (np.nan, "both_empty")]),
+                                   ("B", "method", REF, [(0.75, "ok"), (0.0, "ok")]),
+                                   ("R1", "rater", "loo", [(0.875, "ok"), (np.nan, "both_empty")])):
+        for i, (v, status) in enumerate(vals):
+            rows.append((f"c{i}", "01", "test", True, 1.0, entry, kind, ref, "dice", v, status))
+    table = lr.validate_metrics_table(pd.DataFrame(rows, columns=list(lr.METRICS_COLUMNS)))
+    board = lr.msseg_leaderboard(table, reference=REF, metrics=["dice"]).set_index("entry")
+    assert board.loc[["A", "B"], "rank"].tolist() == [1, 1] and board.loc[["A", "B"], "score"].tolist() == [1.5, 1.5]
+    assert board.loc["A", "dice_mean"] == 0.75 and board.loc["B", "dice_mean"] == 0.375
+    assert board.loc["R1", "dice_mean"] == 0.9375 and board.loc["A", "n_missing"] == 0

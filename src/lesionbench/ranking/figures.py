@@ -24,7 +24,7 @@ from ..errors import ConfigError  # noqa: E402
 from .bootstrap import BootstrapResult  # noqa: E402
 from .schemes import apply_na_treat, per_case_ranks  # noqa: E402
 from .significance import SignificanceResult  # noqa: E402
-from .table import RANKED_KINDS, TaskMatrix  # noqa: E402
+from .table import NOT_APPLICABLE, RANKED_KINDS, TaskMatrix, cell_values  # noqa: E402
 
 Palette = Mapping[str, tuple[float, float, float]]
 _DPI = 120
@@ -52,9 +52,12 @@ def _colour(palette: Palette, entry: str) -> tuple[float, float, float]:
 
 
 def _rows(table: pd.DataFrame, metric: str, reference: str | None, kinds: Sequence[str]) -> pd.DataFrame:
-    rows = table[(table["metric"] == metric) & table["entry_kind"].isin(list(kinds))]
+    """Rows of one metric with the values the ranking uses (:func:`~.table.cell_values`:
+    both-empty cases at the metric's best, ...); not-applicable rows left out."""
+    rows = table[(table["metric"] == metric) & table["entry_kind"].isin(list(kinds)) & (table["status"] != NOT_APPLICABLE)]
     if reference is not None:
         rows = rows[rows["reference"] == reference]
+    rows = rows.assign(value=cell_values(rows))
     if rows.empty:
         raise ConfigError(f"no rows to plot for metric {metric!r}, reference {reference!r}, kinds {list(kinds)}")
     return rows
@@ -257,6 +260,8 @@ def methods_vs_raters(
     rater_reference = rater_reference or reference
     meth = _rows(table, metric, reference, RANKED_KINDS)
     rat = table[(table["metric"] == metric) & (table["entry_kind"] == "rater") & (table["reference"] == rater_reference)]
+    rat = rat[rat["status"] != NOT_APPLICABLE]
+    rat = rat.assign(value=cell_values(rat))
     rows = pd.concat([meth, rat]).dropna(subset=["value"])
     order = list(meth.groupby("entry")["value"].median().sort_values(ascending=False).index)
     order += list(rat.groupby("entry")["value"].median().sort_values(ascending=False).index)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .schemes import NaTreat, apply_na_treat, check_na_treat, per_case_ranks, r_mean, rank_min
-from .table import RANKED_KINDS, task_matrix
+from .table import NOT_APPLICABLE, RANKED_KINDS, cell_values, task_matrix
 
 DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
 
@@ -159,7 +159,8 @@ def _rater_rows(table: pd.DataFrame, metrics: list[str], reference: str, rater_r
     raters = table[table["entry_kind"] == "rater"]
     if rater_reference is None:
         rater_reference = reference if (raters["reference"] == reference).any() else "loo"
-    raters = raters[(raters["reference"] == rater_reference) & raters["metric"].isin(metrics)]
+    raters = raters[(raters["reference"] == rater_reference) & raters["metric"].isin(metrics) & (raters["status"] != NOT_APPLICABLE)]
+    raters = raters.assign(value=cell_values(raters))  # both-empty cases at the best value, as for methods
     if raters.empty:
         return pd.DataFrame()
     rows = []
