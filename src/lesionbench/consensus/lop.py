@@ -347,9 +347,19 @@ def _voxel_units(votes: np.ndarray, wmap: np.ndarray, region: np.ndarray | None)
     idx = np.flatnonzero(flat_region)
     d = votes.reshape(n_raters, -1)[:, idx].T
     w = wmap.reshape(n_raters, -1)[:, idx].T
-    keys = np.concatenate([d.astype(np.float64), w], axis=1)
-    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    # Voxels whose weights are all 1 (far from any disagreement: most of a brain) are grouped by
+    # vote pattern with a bincount; only the rest go through the slower row-wise np.unique.
+    plain = np.all(w == 1.0, axis=1)
+    codes = d[plain].astype(np.int64) @ (1 << np.arange(n_raters, dtype=np.int64))
+    code_values, code_inverse, code_counts = np.unique(codes, return_inverse=True, return_counts=True)
+    code_bits = ((code_values[:, None] >> np.arange(n_raters)[None, :]) & 1).astype(np.float64)
+    keys = np.concatenate([d[~plain].astype(np.float64), w[~plain]], axis=1)
+    rest, rest_inverse, rest_counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    uniq = np.concatenate([np.concatenate([code_bits, np.ones_like(code_bits)], axis=1), rest.reshape(-1, 2 * n_raters)])
+    counts = np.concatenate([code_counts, rest_counts])
+    inverse = np.empty(idx.size, dtype=np.int64)
+    inverse[plain] = code_inverse.reshape(-1)
+    inverse[~plain] = len(code_values) + rest_inverse.reshape(-1)
 
     def expand(values: np.ndarray) -> np.ndarray:
         out = np.zeros(flat_region.size)
