@@ -1,6 +1,6 @@
 """Speed of lesionbench.metrics (the full metric set) against medpy, MONAI and mikan-rs.
 
-The pair follows docs/metrics-and-ranking.md §4.1: a 197x233x189 grid (MNI 2009 1 mm), a reference
+The pair: a 197x233x189 grid (MNI 2009 1 mm), a reference
 with 20 ellipsoidal lesions (radius 2-8 voxels), a prediction that misses 3, adds 3 and redraws the
 others with +-15 % radii, +-1 voxel centres and a random 1-voxel dilation or erosion. Each tool runs
 on the same in-memory arrays (file reading excluded), once to warm up, then ``--repeats`` times;

@@ -229,7 +229,7 @@ def test_swapping_roles_swaps_directed_metrics():
     [((1, 0), 0.03125, 0.5, 1.0), ((10, 10), 9.62, 11.43, 14.14)],
 )
 def test_asd_anima_reproduces_protocol_examples(offset, anima, intended, hausdorff):
-    """docs/msseg2016-evaluation.md §1.4: 5x5 squares, Anima's never-reset running minimum."""
+    """Anima's SurfaceDistance as coded: 5x5 squares, Anima's never-reset running minimum."""
     a = np.zeros((30, 30, 1), dtype=bool)
     a[2:7, 2:7, 0] = True
     b = np.roll(a, offset, axis=(0, 1))

@@ -1,6 +1,6 @@
 """MS-SEG 2016 lesion detection (Anima rule) and the one-to-one matched variant, on hand-built cases.
 
-Expected values are worked out by hand from the rule in docs/msseg2016-evaluation.md §1.5.
+Expected values are worked out by hand from the rule in :mod:`lesionbench.metrics.lesions` (Commowick et al., Sci. Rep. 8:13650, 2018).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def _plane(shape=(1, 30, 30)):
 
 
 def test_protocol_worked_example():
-    """docs/msseg2016-evaluation.md §1.5 test vector: SensL 0.5, PPVL 0.6667, F1 0.5714, Dice 24/53."""
+    """Hand-worked example: SensL 0.5, PPVL 0.6667, F1 0.5714, Dice 24/53."""
     ref, pred = _plane(), _plane()
     ref[0, 2:5, 2:5] = True  # A, 9 voxels
     ref[0, 10:12, 10:12] = True  # B, 4 voxels

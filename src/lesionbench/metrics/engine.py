@@ -1,7 +1,7 @@
 """One call computes every evaluation metric of a (reference, prediction) pair of binary 3-D masks.
 
 Definitions: voxel metrics as Anima's ``SegmentationMeasuresImageFilter`` (MS-SEG 2016,
-docs/msseg2016-evaluation.md §1.3); surface metrics in :mod:`lesionbench.metrics.surface`;
+Commowick et al., Sci. Rep. 8:13650, 2018); surface metrics in :mod:`lesionbench.metrics.surface`;
 lesion-wise metrics in :mod:`lesionbench.metrics.lesions`; meaning, direction and undefined-value
 conventions of every key in :mod:`lesionbench.metrics.info`.
 

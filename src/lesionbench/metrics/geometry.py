@@ -15,7 +15,7 @@ Definitions
   border voxel (``edge_is_background=True``, our default). ITK's ``BinaryContourImageFilter``
   (used by Anima's animaSegPerfAnalyzer for MS-SEG 2016) treats voxels outside the image as *not*
   background (``edge_is_background=False``; Commowick et al., Sci. Rep. 8:13650, 2018; see
-  docs/msseg2016-evaluation.md §1.4). The two agree unless a mask touches the image edge.
+  Anima ``animaSegPerfCAnalyzer.cxx``). The two agree unless a mask touches the image edge.
 * **Lesion**: a 6-connected component of the foreground (ITK ``ConnectedComponentImageFilter``
   with ``FullyConnected=false``, as in Anima; ``scipy.ndimage.label``'s default structure in 3-D).
   Lesions are numbered 1..n in the raster (C) order of their first voxel, which is also

@@ -4,7 +4,7 @@ Lesions are 6-connected components (:mod:`lesionbench.metrics.geometry`). Compon
 the minimum volume are removed on both sides and become background for everything below.
 
 **MS-SEG 2016 rule** (Commowick et al., Sci. Rep. 8:13650, 2018; Anima
-``animaSegPerfCAnalyzer.cxx``; docs/msseg2016-evaluation.md §1.5). With the overlap table
+``animaSegPerfCAnalyzer.cxx``). With the overlap table
 O[i][j] (i: reference lesion, j: predicted lesion, 0: background), a reference lesion R_i is
 detected iff
 

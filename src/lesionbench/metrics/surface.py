@@ -104,7 +104,7 @@ def anima_surface_distance(
     In ``computeAverageSurfaceDistance`` each direction keeps one running minimum (set to 1e6
     once, never reset inside the point loop), so every contour point contributes the minimum of
     its own nearest distance and those of all points before it in ITK raster order (x fastest);
-    the sum over both directions is divided by |∂R| + |∂S| (docs/msseg2016-evaluation.md §1.4).
+    the sum over both directions is divided by |∂R| + |∂S| (Anima ``animaSegPerfCAnalyzer.cxx``).
     Anima accumulates in float32; this uses float64. Reported only for comparison with published
     MS-SEG 2016 numbers: it is biased low and is not a distance between surfaces.
     ``*_raster_key`` give each border point's position in ITK raster order.
