@@ -7,7 +7,7 @@
 #
 # Needs root and Debian's slurm-wlm and munge. Everything lives under $LB_SLURM_ROOT
 # (default /tmp/lesionbench-slurm); nothing is written to /etc. Design notes (learned the hard
-# way, see shared/docs/snakemake-practice.md section 4):
+# way):
 # - no cgroups in a container: proctrack/linuxproc and task/none;
 # - GPUs are faked as GRES backed by character devices (slurmd ignores GPUs without a device
 #   file), so rules with resources gpu=1 are scheduled with --gpus and get CUDA_VISIBLE_DEVICES;

@@ -1,6 +1,6 @@
 """Importers: turn real dataset folder layouts into a :class:`~lesionbench.cohort.sheet.CaseSheet`.
 
-Layouts (``shared/docs/msseg2016-evaluation.md`` section 3):
+Layouts (``docs/data-and-preprocessing.md`` section 1):
 
 ``msseg2016``
     ``Training|Testing/Center_XX/Patient_YY/{Raw_Data,Preprocessed_Data,Masks}`` with

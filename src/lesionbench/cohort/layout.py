@@ -2,7 +2,7 @@
 
 Source: Commowick et al., Sci Rep 8:13650 (2018) and the 2016 distribution layout
 (``Training|Testing/Center_XX/Patient_YY/{Raw_Data,Preprocessed_Data,Masks}``), see
-``shared/docs/msseg2016-evaluation.md`` section 3. The synthetic cohort writes this layout and
+``docs/data-and-preprocessing.md`` section 1. The synthetic cohort writes this layout and
 the importer reads it, so both use the names defined here.
 """
 

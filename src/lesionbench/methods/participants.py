@@ -3,7 +3,7 @@
 
 MS-SEG 2016 received pipelines as containers run by the organizers on every test case, and
 most challenges receive a folder of masks named by case (Commowick et al., Sci Rep 8:13650,
-2018; shared/docs/msseg2016-evaluation.md section 3). Either way the result must be a binary mask
+2018; docs/data-and-preprocessing.md section 1). Either way the result must be a binary mask
 on the case's raw FLAIR grid (Anima's evaluation rejects other grids). A submitted mask that is
 missing is recorded as ``missing`` and one that is off-grid or not binary as ``failed``, so the
 worst-value policy scores it; nothing is silently dropped.

@@ -1,4 +1,4 @@
-"""Preprocessing and intensity harmonization (issue 6).
+"""Preprocessing and intensity harmonization.
 
 Submodules (import them directly; this package imports nothing so that light consumers, e.g.
 the harmonization rules, do not pull in ANTsPy):

@@ -3,8 +3,8 @@
 SimpleITK's ``N4BiasFieldCorrectionImageFilter`` runs on a copy shrunk by ``shrink_factor`` inside
 the brain mask; the fitted B-spline log-field is then evaluated on the full-resolution grid
 (``GetLogBiasFieldAsImage``) and divided out. Measured 3-4x faster than
-``ants.n4_bias_field_correction`` with equal field recovery (shared/docs/preprocessing-and-synthesis.md
-section 2.2). Optional NL-means denoising (Coupe et al., IEEE TMI 27:425, 2008; Rician variant as
+``ants.n4_bias_field_correction`` with equal field recovery (docs/data-and-preprocessing.md
+section 2). Optional NL-means denoising (Coupe et al., IEEE TMI 27:425, 2008; Rician variant as
 in ANTs ``DenoiseImage``) is the MS-SEG 2016 organizers' first step; off by default (about 1 min
 per 1 mm volume on 2 cores).
 """
@@ -84,7 +84,7 @@ def nlmeans_denoise(image: np.ndarray, affine: np.ndarray, mask: np.ndarray | No
     """Rician NL-means (ANTs ``DenoiseImage`` through ANTsPy), at full resolution.
 
     ``shrink_factor`` is kept at 1: with a shrink of 2 ANTsPy silently returns its input
-    (measured, shared/docs/preprocessing-and-synthesis.md section 2.2).
+    (measured, docs/data-and-preprocessing.md section 2).
     """
     import ants
 

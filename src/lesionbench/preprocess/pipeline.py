@@ -1,7 +1,7 @@
 """One case through preprocessing, as the MS-SEG 2016 organizers prepared their data (and more).
 
-Order (organizers' ``animaMSExamPreparationMSSEG2016.py``, shared/docs/preprocessing-and-synthesis.md
-section 1.3, with template brain extraction instead of volBrain): every modality is rigidly
+Order (organizers' ``animaMSExamPreparationMSSEG2016.py``, docs/data-and-preprocessing.md
+section 2, with template brain extraction instead of volBrain): every modality is rigidly
 aligned to the FLAIR, whose grid is kept exactly as acquired (rater masks live there); the MNI
 template is registered to the subject (T1 when present) and its brain mask and tissue priors are
 propagated; N4 then runs inside that brain mask. Denoising, when enabled, happens before (its own

@@ -3,8 +3,8 @@
 * Intra-subject: each modality is aligned rigidly to the case's FLAIR (the MS-SEG 2016 reference
   space: Commowick et al., Sci Rep 8:13650, 2018; organizers' Anima scripts register T1 -> FLAIR
   rigidly). The rigid transform is estimated on anti-aliased copies at ``work_mm`` (2-3 mm;
-  Dice of WM 0.909 vs 0.910 for a full 1 mm registration, shared/docs/preprocessing-and-synthesis.md
-  section 2.2) and applied once at full resolution.
+  Dice of WM 0.909 vs 0.910 for a full 1 mm registration, docs/data-and-preprocessing.md
+  section 2) and applied once at full resolution.
 * Template: the nilearn MNI152 2009 T1 (skull-stripped) is registered to the subject with an
   affine + SyN stage (Avants et al., MedIA 12:26, 2008) at ``work_mm``; its brain mask and
   GM/WM/CSF priors are propagated to the FLAIR grid, and the transform files are kept so that

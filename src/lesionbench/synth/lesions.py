@@ -1,6 +1,6 @@
 """Random MS lesion populations placed in template white matter, rendered as soft fractions.
 
-Model (``shared/docs/preprocessing-and-synthesis.md`` 3.2 and 3.5):
+Model (``docs/data-and-preprocessing.md`` section 3):
 
 * count per subject ~ negative binomial (overdispersed; mean scaled by a subject severity);
 * volume per lesion ~ log-normal (median tens of mm^3, long tail to several mL), larger for

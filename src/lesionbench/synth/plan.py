@@ -3,8 +3,8 @@
 The workflow calls :func:`plan_cohort` at DAG-parse time to learn the case list and
 :func:`case_files` to learn every output path, then runs :func:`generate_case` once per case.
 The ``msseg2016`` preset copies the MS-SEG 2016 counts per split and center (training 5/5/5 for
-centers 01/07/08, testing 10/8/10/10 for 01/03/07/08; Commowick et al., Sci Rep 8:13650, 2018,
-see ``shared/docs/msseg2016-evaluation.md`` section 3.1).
+centers 01/07/08, testing 10/8/10/10 for 01/03/07/08; Commowick et al., Sci Rep 8:13650, 2018;
+see ``docs/data-and-preprocessing.md`` section 1).
 """
 
 from __future__ import annotations
