@@ -194,7 +194,6 @@ def test_rater_for_unknown_case_and_duplicates(tmp_path):
     assert exc.value.case == "a1" and "rater 'r1'" in str(exc.value)
 
 
-@pytest.mark.xfail(strict=True, reason="rater-sheet errors name cases.tsv instead of raters.tsv (lesionbench.cohort.sheet)")
 def test_rater_sheet_errors_name_the_rater_sheet(tmp_path):
     with pytest.raises(SheetError) as exc:
         validate_case_sheet(_sheet(tmp_path, [ROW], [{"case_id": "zz", "rater": "r1", "path": "m.nii.gz"}]))

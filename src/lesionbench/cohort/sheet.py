@@ -41,6 +41,8 @@ class CaseSheet:
     raters: pd.DataFrame
     root: Path | None = None
     origin: str = "case sheet"
+    #: where the rater rows came from (``raters.tsv``); ``None``: the same place as the cases
+    rater_origin: str | None = None
 
     @property
     def case_ids(self) -> list[str]:
@@ -131,6 +133,7 @@ def read_case_sheet(
         raters=raters,
         root=Path(root) if root is not None else cases_path.parent,
         origin=str(cases_path),
+        rater_origin=str(raters_path) if raters_path is not None else None,
     )
 
 
@@ -206,19 +209,20 @@ def validate_case_sheet(
                 resolve_path(sheet.root, row[column], case=row["case_id"], what=column)
 
     raters = sheet.raters.copy().fillna("").astype(str)
+    rater_origin = sheet.rater_origin or origin
     if raters.empty:
         raters = pd.DataFrame(columns=list(RATER_COLUMNS))
     missing_r = [c for c in RATER_COLUMNS if c not in raters.columns]
     if missing_r:
-        raise SheetError(f"rater sheet is missing column(s): {', '.join(missing_r)}", path=origin)
+        raise SheetError(f"rater sheet is missing column(s): {', '.join(missing_r)}", path=rater_origin)
     unknown = ~raters["case_id"].isin(set(cases["case_id"]))
     if unknown.any():
         case = raters.loc[unknown, "case_id"].iloc[0]
-        raise SheetError("rater mask listed for a case that is not in the case sheet", case=case, path=origin)
+        raise SheetError("rater mask listed for a case that is not in the case sheet", case=case, path=rater_origin)
     dup_r = raters.duplicated(subset=["case_id", "rater"], keep=False)
     if dup_r.any():
         row = raters[dup_r].iloc[0]
-        raise SheetError(f"rater {row['rater']!r} listed twice", case=row["case_id"], path=origin)
+        raise SheetError(f"rater {row['rater']!r} listed twice", case=row["case_id"], path=rater_origin)
     for _, row in raters.iterrows():
         resolve_path(sheet.root, row["path"], case=row["case_id"], what=f"rater {row['rater']}")
     if min_raters:
@@ -236,6 +240,7 @@ def validate_case_sheet(
         raters=raters[list(RATER_COLUMNS)].reset_index(drop=True),
         root=sheet.root,
         origin=origin,
+        rater_origin=sheet.rater_origin,
     )
 
 
