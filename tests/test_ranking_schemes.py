@@ -219,6 +219,31 @@ def test_msseg_leaderboard_hand_worked():
     assert "| ref | R1 |" in md and md.count("\n|") >= 5
 
 
+def test_leaderboard_compares_methods_and_raters_on_the_same_references():
+    """Methods scored against each leave-one-rater-out fusion get a ``<m>_mean_loo`` column
+    beside the raters' values (hand-worked means)."""
+    rows = []
+
+    def add(case, entry, kind, ref, value):
+        rows.append(dict(case_id=case, center="01", split="test", seen_center=True, lesion_load_ml=1.0, entry=entry,
+                         entry_kind=kind, reference=ref, metric="dice", value=value, status="ok"))
+
+    for case, (a, b, a_loo, b_loo, r1, r2) in {"c1": (0.8, 0.6, 0.7, 0.5, 0.75, 0.65), "c2": (0.6, 0.7, 0.5, 0.6, 0.55, 0.8)}.items():
+        add(case, "A", "method", REF, a)
+        add(case, "B", "method", REF, b)
+        add(case, "A", "method", "loo", a_loo)
+        add(case, "B", "method", "loo", b_loo)
+        add(case, "r1", "rater", "loo", r1)
+        add(case, "r2", "rater", "loo", r2)
+    board = lr.msseg_leaderboard(lr.validate_metrics_table(pd.DataFrame(rows)), reference=REF, metrics=["dice"])
+    by = board.set_index("entry")
+    assert by["dice_mean"].to_dict() == pytest.approx({"A": 0.7, "B": 0.65, "r1": 0.65, "r2": 0.725})
+    # A: (0.7 + 0.5) / 2, B: (0.5 + 0.6) / 2; raters: their own leave-one-out values
+    assert by["dice_mean_loo"].to_dict() == pytest.approx({"A": 0.6, "B": 0.55, "r1": 0.65, "r2": 0.725})
+    # the ranks stay those against the consensus (A and B tie: 1 and 2 on one case each)
+    assert by["rank"].dropna().astype(int).to_dict() == {"A": 1, "B": 1}
+
+
 def test_leaderboard_bad_config():
     table = make_table()
     with pytest.raises(ConfigError, match="nsd"):

@@ -255,9 +255,14 @@ def methods_vs_raters(
     table: pd.DataFrame, out_path: str | Path, *, metric: str, reference: str, palette: Palette,
     rater_reference: str | None = None,
 ) -> None:
-    """Box + dots per entry, methods (against ``reference``) left of raters (against
-    ``rater_reference``, default ``reference``), separated by a line; raters hatched."""
+    """Box + dots per entry, methods left of raters (against ``rater_reference``, default
+    ``reference``), separated by a line; raters hatched. Methods are drawn against the raters'
+    reference when they are scored on it (like for like: the leave-one-rater-out fusions), else
+    against ``reference``."""
     rater_reference = rater_reference or reference
+    like = table[(table["metric"] == metric) & (table["reference"] == rater_reference) & table["entry_kind"].isin(RANKED_KINDS)]
+    if len(like):
+        reference = rater_reference
     meth = _rows(table, metric, reference, RANKED_KINDS)
     rat = table[(table["metric"] == metric) & (table["entry_kind"] == "rater") & (table["reference"] == rater_reference)]
     rat = rat[rat["status"] != NOT_APPLICABLE]

@@ -80,6 +80,10 @@ def msseg_leaderboard(
     ``<m>_mean_rank`` and ``<m>_mean``, then ``n_cases`` (most cases of any metric) and
     ``n_missing`` (missing case x metric cells, summed over the metrics).
     ``rater_reference`` defaults to ``reference`` if raters are scored against it, else ``"loo"``.
+    When raters are scored against another reference than the methods (the leave-one-rater-out
+    fusions), ``<m>_mean_<rater_reference>`` gives every row, methods and raters, its mean
+    against those same references (methods: the per-case mean over the R leave-one-out fusions),
+    so a rater row and a method row can be compared like for like.
     """
     metrics = list(dict.fromkeys(metrics))
     if not metrics:
@@ -125,6 +129,21 @@ def msseg_leaderboard(
     out["n_missing"] = n_missing
 
     raters = _rater_rows(table, metrics, reference, rater_reference)
+    like_ref = raters["reference"].iloc[0] if len(raters) else None
+    if like_ref is not None and like_ref != reference:
+        # Like for like: the methods' mean against the same leave-one-rater-out references the
+        # raters are scored on (per case, the mean over the R fusions that each leave one rater out).
+        like_rows = table[(table["reference"] == like_ref) & table["entry_kind"].isin(list(ranked_kinds))]
+        for m in metrics:
+            column = f"{m}_mean_{like_ref}"
+            if not (like_rows["metric"] == m).any():
+                out[column] = np.nan
+                continue
+            task = task_matrix(table, m, like_ref, kinds=ranked_kinds, entries=entries, metric_info=metric_info)
+            loss = apply_na_treat(task.values, task.spec, na_treat)
+            with np.errstate(all="ignore"):
+                out[column] = r_mean(_metric_units(loss, task), skip_nan=True)
+            raters[column] = raters[f"{m}_mean"]
     out = out.sort_values(["rank", "entry"], kind="stable")
     board = pd.concat([out, raters], ignore_index=True) if len(raters) else out.reset_index(drop=True)
     board["rank"] = board["rank"].astype("Int64")
