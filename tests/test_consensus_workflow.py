@@ -83,42 +83,60 @@ def test_brain_mask_only_when_a_method_needs_it():
         fuse_case(three_raters(), ["a", "b", "c"], ["staple"], None, ConsensusOptions(region="brain"), case="c1")
 
 
-def disjoint_raters() -> np.ndarray:
-    """7 raters, each marking its own 2x2x2 blob: no voxel has a majority."""
-    votes = np.zeros((7, 20, 4, 4), dtype=bool)
-    for k in range(7):
-        votes[k, 2 * k + 1 : 2 * k + 3, 1:3, 1:3] = True
+def five_of_seven() -> np.ndarray:
+    """7 raters; r1..r5 mark one 2x2x2 blob, r6 and r7 nothing."""
+    votes = np.zeros((7, 8, 4, 4), dtype=bool)
+    votes[:5, 2:4, 1:3, 1:3] = True
     return votes
 
 
+NAMES7 = [f"r{k}" for k in range(1, 8)]
+
+
 def test_guard_stops_the_case_naming_case_and_method():
-    names = [f"r{k}" for k in range(1, 8)]
+    # A majority threshold of 0.9 asks for 7 of 7: the consensus is empty although 5 of 7 raters
+    # agree on 8 voxels, a misconfigured fusion the guard must stop.
+    options = ConsensusOptions(majority_threshold=0.9, on_empty="stop")
     with pytest.raises(ConsensusError) as info:
-        fuse_case(disjoint_raters(), names, ["majority"], None, ConsensusOptions(on_empty="stop"), case="c07_test_p03")
+        fuse_case(five_of_seven(), NAMES7, ["map-staple", "majority"], None, options, case="c07_test_p03")
     message = str(info.value)
-    assert "case c07_test_p03" in message and "majority" in message and "empty" in message
+    assert message.startswith("case c07_test_p03: consensus method majority: the consensus is empty")
+    assert "5 of 7 raters" in message
     assert info.value.case == "c07_test_p03"
+    # the default threshold (more than half: 4 of 7) keeps the blob
+    fused = fuse_case(five_of_seven(), NAMES7, ["majority"], None, ConsensusOptions(), case="c1")
+    assert fused["majority"].result.binary().sum() == 8 and fused["majority"].flags == []
 
 
 def test_guard_checks_leave_one_out_fusions():
-    # Full fusion fine (3 of 3 on one voxel), but without r1 the two others never agree.
-    votes = np.zeros((3, 10, 1, 1), dtype=bool)
-    votes[0, [1, 5]] = True  # r1 = {1, 5}
-    votes[1, [2, 5]] = True  # r2 = {2, 5}
-    votes[2, 8] = True  # r3 = {8}
-    # majority (2 of 3) = {5}; without r1, {2, 5} and {8} never agree: empty.
-    with pytest.raises(ConsensusError, match="case c1.*majority without r1"):
-        fuse_case(votes, ["r1", "r2", "r3"], ["majority"], None, ConsensusOptions(), case="c1")
+    # threshold 0.7: 3 of 4 raters pass, 2 of 3 do not. r1, r2, r3 = {5}, r4 = {6}.
+    votes = np.zeros((4, 10, 1, 1), dtype=bool)
+    votes[:3, 5] = True
+    votes[3, 6] = True
+    options = ConsensusOptions(majority_threshold=0.7)
+    assert fuse_case(votes, ["r1", "r2", "r3", "r4"], ["majority"], None, options, loo=False)["majority"].flags == []
+    # without r1, voxel 5 has 2 of 3 votes (a majority) but not 0.7 of them: empty, stopped.
+    with pytest.raises(ConsensusError, match="case c1: consensus method majority without r1: the consensus is empty"):
+        fuse_case(votes, ["r1", "r2", "r3", "r4"], ["majority"], None, options, case="c1")
 
 
 def test_guard_flag_policy_keeps_the_consensus_and_says_why():
-    names = [f"r{k}" for k in range(1, 8)]
-    fused = fuse_case(disjoint_raters(), names, ["majority"], None, ConsensusOptions(on_empty="flag"), case="c1")
-    result = fused["majority"]
+    options = ConsensusOptions(majority_threshold=0.9, on_empty="flag")
+    result = fuse_case(five_of_seven(), NAMES7, ["majority"], None, options, case="c1")["majority"]
     assert not result.result.binary().any()
-    assert result.flags and result.flags[0].startswith("case c1: consensus method majority:")
-    assert "7 of 7 raters" in result.flags[0]
+    assert result.flags[0] == "case c1: consensus method majority: the consensus is empty although 5 of 7 raters marked lesions"
     assert (result.table["flag"] != "").all()
+
+
+def test_raters_without_a_majority_voxel_are_flagged_not_stopped():
+    # 7 raters, each its own 2x2x2 blob: no voxel has more than 1 vote, the empty majority vote
+    # agrees with them; even with on_empty: stop it is only flagged.
+    votes = np.zeros((7, 20, 4, 4), dtype=bool)
+    for k in range(7):
+        votes[k, 2 * k + 1 : 2 * k + 3, 1:3, 1:3] = True
+    result = fuse_case(votes, NAMES7, ["majority"], None, ConsensusOptions(on_empty="stop"), case="c1")["majority"]
+    assert not result.result.binary().any()
+    assert result.flags[0].endswith("(no voxel is marked by more than half of the raters)")
 
 
 def test_unknown_method_is_a_config_error_naming_it():
@@ -217,3 +235,91 @@ def test_summarize_truth_median_rater_and_best_method():
     tie = summary.reset_index()
     tie.loc[tie["entry"] == "consensus_staple", "mean_dice"] = 0.6002
     assert best_method(tie) == "staple"
+
+
+# ----------------------------------------------------------------------------------------------
+# The demo cohort (14 cases), raters and truth built by the simulator directly (no snakemake)
+
+DEMO_METHODS = ("map-staple", "lop-staple", "local-lop-staple", "majority")
+
+
+def demo_cohort_scores() -> dict[str, dict[str, float]]:
+    """Per demo case: Dice to the truth of the median rater and of each fusion (default options,
+    guard on), each fusion's volume (voxels) and its guard flags."""
+    from lesionbench.synth import plan_cohort, simulate_case
+    from lesionbench.synth.anatomy import load_template_anatomy
+    from lesionbench.synth.plan import PRESETS
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    options = ConsensusOptions.from_config(config["consensus"])  # defaults: union region, guard "stop"
+    anatomy = load_template_anatomy(PRESETS["demo"].anatomy_mm)
+    scores = {}
+    for plan in plan_cohort("demo", 2016, 7):
+        sim = simulate_case(plan, "demo", 7, anatomy)
+        votes = np.stack(sim.raters)
+        fused = fuse_case(votes, [f"r{k}" for k in range(7)], DEMO_METHODS, None, options, case=plan.case_id, loo=False)
+        truth = sim.truth_mask
+
+        def dice(mask):
+            return 2.0 * np.count_nonzero(mask & truth) / (np.count_nonzero(mask) + np.count_nonzero(truth))
+
+        scores[plan.case_id] = {
+            "median_rater": float(np.median([dice(v) for v in votes])),
+            **{m: dice(f.result.binary()) for m, f in fused.items()},
+            **{f"{m}_voxels": int(f.result.binary().sum()) for m, f in fused.items()},
+            "flags": [flag for f in fused.values() for flag in f.flags],
+        }
+    return scores
+
+
+@pytest.fixture(scope="module")
+def demo_scores():
+    return demo_cohort_scores()
+
+
+def has_majority_voxel(scores: dict) -> bool:
+    return not any(flag.endswith("(no voxel is marked by more than half of the raters)") for flag in scores["flags"])
+
+
+@pytest.mark.slow
+def test_demo_lop_and_map_staple_are_not_empty(demo_scores):
+    # fuse_case ran the guard (on_empty: stop) on every fusion of every case: none stopped.
+    assert len(demo_scores) == 14
+    for case, s in demo_scores.items():
+        assert s["lop-staple_voxels"] > 0, case
+        # MAP-STAPLE may be empty only where no voxel has a majority of votes (then flagged):
+        # demo case c08_test_p01, 8 true voxels, raters marking 16, 0, 7, 23, 0, 7, 7 voxels, at
+        # most 2 votes on any voxel.
+        assert s["map-staple_voxels"] > 0 or not has_majority_voxel(s), case
+    assert [c for c, s in demo_scores.items() if not has_majority_voxel(s)] == ["c08_test_p01"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["majority", "local-lop-staple"])
+def test_demo_consensus_beats_the_median_rater_on_every_case(demo_scores, method):
+    scored = {c: s for c, s in demo_scores.items() if has_majority_voxel(s)}
+    worse = {c: (round(s[method], 3), round(s["median_rater"], 3)) for c, s in scored.items() if s[method] <= s["median_rater"]}
+    assert not worse, f"{method} Dice <= median rater Dice on {worse}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lop-staple", "map-staple"])
+def test_demo_global_staple_family_beats_the_median_rater_on_average(demo_scores, method):
+    mean = np.mean([s[method] for s in demo_scores.values()])
+    median_rater = np.mean([s["median_rater"] for s in demo_scores.values()])
+    assert mean > median_rater
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "measured: on demo cases with few small lesions (2 of 14 for LOP, 4 for MAP), the global STAPLE-family fusions "
+        "keep voxels marked by 2 or 3 of 7 raters, about twice the majority vote's volume, and their Dice "
+        "falls below the median rater's; strict, so that a change shows"
+    ),
+)
+@pytest.mark.parametrize("method", ["lop-staple", "map-staple"])
+def test_demo_global_staple_family_beats_the_median_rater_on_every_case(demo_scores, method):
+    scored = [s for s in demo_scores.values() if has_majority_voxel(s)]
+    assert all(s[method] > s["median_rater"] for s in scored)
