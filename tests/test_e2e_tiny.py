@@ -107,7 +107,12 @@ def test_every_stage_produced_its_outputs(tiny):
         assert (results / path).stat().st_size > 0, path
     table = pd.read_csv(results / "metrics/metrics.tsv", sep="\t", dtype={"case_id": str, "center": str})
     assert {"rater", "method", "ensemble"} <= set(table["entry_kind"])
-    assert {"loo", "truth", "consensus_majority"} <= set(table["reference"])
+    reference = yaml.safe_load((REPO / "config/config.yaml").read_text())["consensus"]["reference"]
+    assert {"loo", "truth", f"consensus_{reference}"} <= set(table["reference"])
+    # methods are also scored like for like against the leave-one-rater-out fusions
+    assert {"method", "rater"} <= set(table.loc[table["reference"] == "loo", "entry_kind"])
+    validation = pd.read_csv(results / "consensus/validation_summary.tsv", sep="\t")
+    assert len(validation) > 0
     board = pd.read_csv(results / "ranking/leaderboard.tsv", sep="\t")
     assert {"flair_hyperintensity", "unet3d", "rater1"} <= set(board["entry"])
 

@@ -25,7 +25,7 @@ from . import consensus as cs
 from .errors import ConfigError, ConsensusError, InputError
 
 #: Fusion methods the workflow knows, in the order tables list them.
-METHODS: tuple[str, ...] = ("map-staple", "lop-staple", "local-lop-staple", "staple", "majority")
+METHODS: tuple[str, ...] = cs.METHODS
 #: Computation regions (see :func:`lesionbench.consensus.fusion_region`).
 REGIONS: tuple[str, ...] = ("grid", "brain", "union")
 ON_EMPTY: tuple[str, ...] = ("stop", "flag")
