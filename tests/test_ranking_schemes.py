@@ -235,9 +235,12 @@ def test_leaderboard_compares_methods_and_raters_on_the_same_references():
         add(case, "B", "method", "loo", b_loo)
         add(case, "r1", "rater", "loo", r1)
         add(case, "r2", "rater", "loo", r2)
+    # a training case: raters are scored on it, methods are not; the like-for-like columns leave it out
+    add("t1", "r1", "rater", "loo", 0.1)
+    add("t1", "r2", "rater", "loo", 0.1)
     board = lr.msseg_leaderboard(lr.validate_metrics_table(pd.DataFrame(rows)), reference=REF, metrics=["dice"])
     by = board.set_index("entry")
-    assert by["dice_mean"].to_dict() == pytest.approx({"A": 0.7, "B": 0.65, "r1": 0.65, "r2": 0.725})
+    assert by["dice_mean"].to_dict() == pytest.approx({"A": 0.7, "B": 0.65, "r1": 0.4666667, "r2": 0.5166667})
     # A: (0.7 + 0.5) / 2, B: (0.5 + 0.6) / 2; raters: their own leave-one-out values
     assert by["dice_mean_loo"].to_dict() == pytest.approx({"A": 0.6, "B": 0.55, "r1": 0.65, "r2": 0.725})
     # the ranks stay those against the consensus (A and B tie: 1 and 2 on one case each)

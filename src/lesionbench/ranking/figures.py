@@ -256,7 +256,7 @@ def methods_vs_raters(
     rater_reference: str | None = None,
 ) -> None:
     """Box + dots per entry, methods left of raters (against ``rater_reference``, default
-    ``reference``), separated by a line; raters hatched. Methods are drawn against the raters'
+    ``reference``), separated by a line; raters hatched, on the methods' cases. Methods are drawn against the raters'
     reference when they are scored on it (like for like: the leave-one-rater-out fusions), else
     against ``reference``."""
     rater_reference = rater_reference or reference
@@ -265,7 +265,7 @@ def methods_vs_raters(
         reference = rater_reference
     meth = _rows(table, metric, reference, RANKED_KINDS)
     rat = table[(table["metric"] == metric) & (table["entry_kind"] == "rater") & (table["reference"] == rater_reference)]
-    rat = rat[rat["status"] != NOT_APPLICABLE]
+    rat = rat[(rat["status"] != NOT_APPLICABLE) & rat["case_id"].isin(set(meth["case_id"]))]  # the methods' cases
     rat = rat.assign(value=cell_values(rat))
     rows = pd.concat([meth, rat]).dropna(subset=["value"])
     order = list(meth.groupby("entry")["value"].median().sort_values(ascending=False).index)

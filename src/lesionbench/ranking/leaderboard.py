@@ -82,8 +82,9 @@ def msseg_leaderboard(
     ``rater_reference`` defaults to ``reference`` if raters are scored against it, else ``"loo"``.
     When raters are scored against another reference than the methods (the leave-one-rater-out
     fusions), ``<m>_mean_<rater_reference>`` gives every row, methods and raters, its mean
-    against those same references (methods: the per-case mean over the R leave-one-out fusions),
-    so a rater row and a method row can be compared like for like.
+    against those same references on the cases the methods are ranked on (methods: the per-case
+    mean over the R leave-one-out fusions), so a rater row and a method row can be compared like
+    for like.
     """
     metrics = list(dict.fromkeys(metrics))
     if not metrics:
@@ -104,8 +105,10 @@ def msseg_leaderboard(
     exact_score: list[Fraction | None] = [Fraction(0)] * len(entries)
     n_cases = np.zeros(len(entries), dtype=int)
     n_missing = np.zeros(len(entries), dtype=int)
+    task_cases: dict[str, tuple[str, ...]] = {}
     for m, w_m in zip(metrics, w):
         task = task_matrix(table, m, reference, kinds=ranked_kinds, entries=entries, metric_info=metric_info)
+        task_cases[m] = task.cases
         loss = apply_na_treat(task.values, task.spec, na_treat)
         ranks = per_case_ranks(loss)
         if na_treat == "na.rm":
@@ -131,19 +134,24 @@ def msseg_leaderboard(
     raters = _rater_rows(table, metrics, reference, rater_reference)
     like_ref = raters["reference"].iloc[0] if len(raters) else None
     if like_ref is not None and like_ref != reference:
-        # Like for like: the methods' mean against the same leave-one-rater-out references the
-        # raters are scored on (per case, the mean over the R fusions that each leave one rater out).
+        # Like for like: on the cases the methods are ranked on, the methods' mean against the
+        # leave-one-rater-out references the raters are scored on (per case, the mean over the R
+        # fusions that each leave one rater out) beside each rater's mean on those same cases.
         like_rows = table[(table["reference"] == like_ref) & table["entry_kind"].isin(list(ranked_kinds))]
+        rater_rows = table[(table["reference"] == like_ref) & (table["entry_kind"] == "rater") & (table["status"] != NOT_APPLICABLE)]
         for m in metrics:
             column = f"{m}_mean_{like_ref}"
+            cases = list(task_cases[m])
             if not (like_rows["metric"] == m).any():
                 out[column] = np.nan
-                continue
-            task = task_matrix(table, m, like_ref, kinds=ranked_kinds, entries=entries, metric_info=metric_info)
-            loss = apply_na_treat(task.values, task.spec, na_treat)
-            with np.errstate(all="ignore"):
-                out[column] = r_mean(_metric_units(loss, task), skip_nan=True)
-            raters[column] = raters[f"{m}_mean"]
+            else:
+                task = task_matrix(table, m, like_ref, kinds=ranked_kinds, entries=entries, cases=cases, metric_info=metric_info)
+                loss = apply_na_treat(task.values, task.spec, na_treat)
+                with np.errstate(all="ignore"):
+                    out[column] = r_mean(_metric_units(loss, task), skip_nan=True)
+            mine = rater_rows[(rater_rows["metric"] == m) & rater_rows["case_id"].isin(cases)]
+            means = mine.assign(value=cell_values(mine)).groupby("entry")["value"].mean()
+            raters[column] = raters["entry"].map(means).astype(float)
     out = out.sort_values(["rank", "entry"], kind="stable")
     board = pd.concat([out, raters], ignore_index=True) if len(raters) else out.reset_index(drop=True)
     board["rank"] = board["rank"].astype("Int64")
