@@ -42,7 +42,8 @@ def test_snakefmt_is_clean():
 
 
 def test_default_config_dry_run_prints_dag():
-    result = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], capture_output=True, text=True, cwd=REPO)
+    # --forceall: the whole DAG even where a demo run already left results here
+    result = subprocess.run(SNAKEMAKE + ["-n", "--forceall", "--cores", "2"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
     assert "synthesize_case" in out and "qc_case" in out and "import_cohort" in out
@@ -50,7 +51,7 @@ def test_default_config_dry_run_prints_dag():
 
 @pytest.mark.slow
 def test_imported_msseg_tree_runs_qc(tmp_path, tree):
-    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"region": "grid", "methods": ["staple", "lop-staple", "majority"]}}
+    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"region": "grid", "methods": ["staple", "lop-staple", "majority"], "reference": "majority"}}
     result = snakemake(tmp_path / "run", config, "results/qc/inputs.tsv", "results/consensus/rater_performance.tsv")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "run/results/qc/inputs.tsv", sep="\t")
