@@ -69,18 +69,6 @@ harmonize_inputs = lambda wildcards: {
     ),
 }
 
-# Where other stages' FLAIR-grid masks live, by name, for the template-space rule (the report
-# stage adds its own, e.g. the consensus). {case} is filled in.
-TEMPLATE_SPACE_SOURCES = {"brain_mask": f"{PP_DIR}/brain_mask.nii.gz"}
-if SYNTHETIC:
-    TEMPLATE_SPACE_SOURCES["truth_lesions"] = "{truth_lesions}"
-
-template_space_source = lambda wildcards: TEMPLATE_SPACE_SOURCES[wildcards.name].format(
-    case=wildcards.case,
-    truth_lesions=truth_file("truth_lesions")(wildcards) if SYNTHETIC else "",
-)
-
-
 # Final outputs of this stage (appended before the rules: tests/test_envs.py parses rule blocks
 # up to the end of the file).
 FINAL_TARGETS += [
@@ -205,24 +193,6 @@ rule preprocess_overlays:
         second=PP_MODALITIES[1] if len(PP_MODALITIES) > 1 else "flair",
     script:
         "../scripts/preprocess_overlays.py"
-
-
-rule preprocess_to_template:
-    input:
-        image=template_space_source,
-        transforms=f"{PP_DIR}/transforms",
-    output:
-        "results/template_space/{case}/{name}.nii.gz",
-    log:
-        "logs/preprocess_to_template/{case}_{name}.log",
-    conda:
-        "../../envs/ants.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled_mem(3000),
-        runtime=5,
-    script:
-        "../scripts/preprocess_to_template.py"
 
 
 rule harmonize_fit_nyul:

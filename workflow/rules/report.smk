@@ -1,7 +1,6 @@
 # Ranking and report (lesionbench.ranking): leaderboard, challengeR-style analysis, strata, figures,
 # and the population lesion-frequency map in template space (lesionbench.population).
 
-TEMPLATE_SPACE_SOURCES["consensus"] = reference_mask("{case}")
 FINAL_TARGETS.append("results/figures/lesion_frequency.png")
 
 
