@@ -25,3 +25,20 @@ def test_every_declared_output_is_written(tmp_path):
     pd.testing.assert_frame_equal(board, again)
     for name in ("leaderboard.tsv", "bootstrap_summary.tsv", "kendall_tau.tsv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_library_seed_default_is_the_config_default():
+    """The library's ranking seed default is the one value the workflow config defaults to."""
+    from pathlib import Path
+
+    import yaml
+
+    from lesionbench.ranking.pipeline import DEFAULT_SEED
+
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "config" / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    assert DEFAULT_SEED == 2016
+    assert schema["properties"]["ranking"]["properties"]["seed"]["default"] == DEFAULT_SEED
+    assert config["ranking"]["seed"] == DEFAULT_SEED
+    assert RankingOptions(reference="consensus_lop-staple").seed == DEFAULT_SEED

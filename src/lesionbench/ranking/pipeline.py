@@ -9,7 +9,7 @@ tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,10 @@ from ..errors import ConfigError
 from .analysis import Analysis, analyse, analysis_tables
 from .leaderboard import leaderboard_markdown, msseg_leaderboard
 from .strata import leaderboard_by_stratum
+
+#: Default seed of the bootstrap and the podium's random tie-breaks; the same value as the
+#: ``ranking.seed`` default of the workflow config (``config/schemas/config.schema.yaml``).
+DEFAULT_SEED: int = 2016
 
 #: Figures drawn per analysis metric, ``figures/<name>_<metric>.png``.
 FIGURES: tuple[str, ...] = (
@@ -44,11 +48,10 @@ class RankingOptions:
     scheme: str = "mean-then-rank"
     na_treat: str | float = "worst"
     n_bootstrap: int = 1000
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     strata: tuple[str, ...] = ("center", "seen_center", "load_tertile")
     figures: bool = True
     rater_reference: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -> pd.DataFrame:
