@@ -34,10 +34,6 @@ class SubmissionMissingError(InputError):
     kind = "missing"
 
 
-#: Placeholders a command template may use besides the modalities of the method's inputs.
-COMMAND_FIELDS: tuple[str, ...] = ("output", "output_dir", "probability", "case", "threads")
-
-
 def expand_command(template: str, values: Mapping[str, str | int], *, method: str = "?") -> str:
     """Fill ``{name}`` placeholders with shell-quoted values (paths with spaces stay one word).
 

@@ -35,8 +35,6 @@ MODALITIES: tuple[str, ...] = ("flair", "t1", "t2", "pd", "t1gd")
 #: Tissue priors the classical and forest methods read, in channel order
 #: (``results/preprocessed/{case}/prior_{wm,gm,csf}.nii.gz``).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
-#: What a failing case does: ``record`` it (status failed, other cases kept) or ``stop`` the run.
-ON_FAILURE: tuple[str, ...] = ("record", "stop")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
-from nibabel.affines import voxel_sizes
 from scipy import ndimage
 
 if TYPE_CHECKING:  # imported lazily: ITK reads its thread count when first imported
@@ -42,10 +41,6 @@ def reorient_canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray
 
 def as_float32(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
-
-
-def spacing_of(affine: np.ndarray) -> tuple[float, float, float]:
-    return tuple(float(v) for v in voxel_sizes(np.asarray(affine, dtype=float)))  # type: ignore[return-value]
 
 
 def world_points(shape: Sequence[int], affine: np.ndarray, mask: np.ndarray | None = None, step: int = 1) -> np.ndarray:
@@ -157,14 +152,3 @@ def downsample(image: ants.ANTsImage, work_mm: float) -> ants.ANTsImage:
     sigma = np.sqrt(np.maximum(work_mm**2 - spacing**2, 0.0)) / 2.355
     smoothed = ants.smooth_image(image, sigma=tuple(float(s) for s in sigma), sigma_in_physical_coordinates=True)
     return ants.resample_image(smoothed, (work_mm, work_mm, work_mm), use_voxels=False, interp_type=0)
-
-
-def bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, ...]:
-    """Slices of the smallest box holding ``mask`` (grown by ``margin`` voxels, clipped to the grid)."""
-    idx = np.argwhere(mask)
-    if idx.size == 0:
-        return tuple(slice(0, n) for n in mask.shape)
-    lo = np.maximum(idx.min(axis=0) - margin, 0)
-    hi = np.minimum(idx.max(axis=0) + margin + 1, mask.shape)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,11 +273,3 @@ def template_registration_from_folder(folder: str | Path, prefix: str = "templat
         subject_to_template=(str(affine), str(inverse)),
         subject_to_template_invert=(True, False),
     )
-
-
-def copy_transforms(registration: TemplateRegistration, folder: str | Path) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in set(registration.template_to_subject) | set(registration.subject_to_template):
-        if Path(path).parent != folder:
-            shutil.copy2(path, folder / Path(path).name)
