@@ -5,7 +5,6 @@ import pandas as pd
 from snakemake.utils import validate
 
 from lesionbench import consensus_case
-from lesionbench.cohort.layout import MODALITIES
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.workflow_support import SYNTHETIC_ROOT, cohort_from_config
 
