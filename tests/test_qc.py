@@ -12,7 +12,7 @@ from lesionbench.cli import main
 from lesionbench.cohort.importers import import_msseg2016
 from lesionbench.cohort.sheet import validate_case_sheet
 from lesionbench.errors import GridMismatchError, MissingFileError, NonBinaryMaskError, UnreadableImageError
-from lesionbench.qc import case_summary, check_case, inspect_case, records_table
+from lesionbench.qc import case_summary, first_error, inspect_case, records_table
 
 
 def _case_inputs(sheet, case_id):
@@ -22,7 +22,8 @@ def _case_inputs(sheet, case_id):
 def test_good_case_is_described(msseg_tree):
     sheet = validate_case_sheet(import_msseg2016(msseg_tree))
     images, masks = _case_inputs(sheet, "c01_train_p01")
-    records = check_case("c01_train_p01", images, masks, required=["flair", "t1", "t2", "pd"])
+    records = inspect_case("c01_train_p01", images, masks, required=["flair", "t1", "t2", "pd"])
+    assert first_error(records) is None
     table = records_table(records).set_index("role")
     assert table.loc["flair", "status"] == "ok"
     assert table.loc["flair", "shape"] == "12x10x8" and table.loc["flair", "orientation"] == "RAS"
@@ -55,9 +56,10 @@ def test_bad_case_stops_or_is_excluded(msseg_tree, damage, error):
     else:
         bad = write_nifti(case_dir / "Masks" / "ManualSegmentation_5.nii.gz", small_mask() * 2)
     images, masks = _case_inputs(sheet, "c03_test_p02")
-    with pytest.raises(error) as exc:
-        check_case("c03_test_p02", images, masks, required=["flair", "t1", "t2", "pd"])
-    assert "case c03_test_p02" in str(exc.value) and str(bad) in str(exc.value)
+    # what the QC rule raises when it stops on a problem: the first error, naming case and file
+    found = first_error(inspect_case("c03_test_p02", images, masks, required=["flair", "t1", "t2", "pd"]))
+    assert type(found) is error
+    assert "case c03_test_p02" in str(found) and str(bad) in str(found)
     summary = case_summary(records_table(inspect_case("c03_test_p02", images, masks, required=["flair", "t2"])))
     assert not summary.loc[0, "passed"] and str(bad) in summary.loc[0, "problem"]
 

@@ -7,8 +7,8 @@ binary under the run's label policy. Reported per file: shape, spacing, orientat
 intensity range and robust percentiles, and lesion volume for rater masks.
 
 :func:`inspect_case` never raises for a bad file: it records the problem, so a run can exclude
-failing cases; :func:`check_case` raises the first problem as the project error that names the
-case and the file, which is what stops a run.
+failing cases; :func:`first_error` picks the first problem, the project error that names the case
+and the file, which the caller raises to stop a run.
 """
 
 from __future__ import annotations
@@ -164,15 +164,6 @@ def first_error(records: Iterable[QCRecord]) -> InputError | None:
         if record.error is not None:
             return record.error
     return None
-
-
-def check_case(*args: object, **kwargs: object) -> list[QCRecord]:
-    """:func:`inspect_case`, raising the first problem found (the error names case and file)."""
-    records = inspect_case(*args, **kwargs)  # type: ignore[arg-type]
-    error = first_error(records)
-    if error is not None:
-        raise error
-    return records
 
 
 def records_table(records: Iterable[QCRecord]) -> pd.DataFrame:
