@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from lesionbench import consensus_cli
+from lesionbench.consensus import cli as consensus_cli
 from lesionbench.errors import ConfigError, GridMismatchError, MissingFileError, NonBinaryMaskError
 from lesionbench.io import save_volume
 

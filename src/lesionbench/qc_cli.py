@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
-from .cohort.sheet import read_case_sheet, validate_case_sheet
-from .qc import case_summary, first_error, inspect_case, records_table
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,6 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .cohort.sheet import read_case_sheet, validate_case_sheet
+    from .qc import case_summary, first_error, inspect_case, records_table
+
     sheet = validate_case_sheet(read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require)
     tables = []
     for case_id in sheet.case_ids:

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .importers import LAYOUTS, import_dataset
-from .layout import MSSEG2016_CENTERS
-from .sheet import validate_case_sheet, write_case_sheet
+#: The importers' layouts (:data:`lesionbench.cohort.importers.LAYOUTS`), written out so that
+#: building the parser imports no science; tests/test_cli_startup.py checks they agree.
+LAYOUTS: tuple[str, ...] = ("msseg2016", "msseg2", "bids")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .importers import import_dataset
+    from .layout import MSSEG2016_CENTERS
+    from .sheet import validate_case_sheet, write_case_sheet
+
     options: dict[str, object] = {}
     if args.layout == "msseg2016":
         options["use_preprocessed"] = args.preprocessed

@@ -14,12 +14,12 @@ import math
 import sys
 from dataclasses import fields
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import AffineError, ConfigError
-from ..io import Volume, check_same_grid, load_mask, load_volume
-from .engine import LesionRecord, compute_metrics
+
+if TYPE_CHECKING:
+    from ..io import Volume
 
 #: Largest |cos| between two affine axes still treated as orthogonal (no shear).
 _SHEAR_TOLERANCE = 1e-4
@@ -53,6 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_orthogonal(vol: Volume, case: str | None) -> None:
+    import numpy as np
+
     axes = np.asarray(vol.affine, dtype=float)[:3, :3]
     unit = axes / np.linalg.norm(axes, axis=0)
     cos = unit.T @ unit - np.eye(3)
@@ -62,6 +64,10 @@ def _check_orthogonal(vol: Volume, case: str | None) -> None:
 
 
 def _load(path: Path, *, case: str | None, reference: Volume | None, binarize: str, threshold: float) -> Volume:
+    import numpy as np
+
+    from ..io import Volume, check_same_grid, load_mask, load_volume
+
     if binarize == "threshold":
         vol = load_volume(path, case=case, dtype=np.float64)
         if reference is not None:
@@ -72,6 +78,8 @@ def _load(path: Path, *, case: str | None, reference: Volume | None, binarize: s
 
 
 def run(args: argparse.Namespace) -> int:
+    from .engine import LesionRecord, compute_metrics
+
     if args.binarize == "threshold" and not math.isfinite(args.threshold):
         raise ConfigError("--threshold must be a finite number")
     ref = _load(args.reference, case=args.case, reference=None, binarize=args.binarize, threshold=args.threshold)

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from .generate import generate_case
-from .plan import PRESETS, case_files, plan_cohort
+
+#: The presets' names (:data:`lesionbench.synth.plan.PRESETS`), written out so that building
+#: the parser imports no science; tests/test_cli_startup.py checks they agree.
+PRESET_NAMES: tuple[str, ...] = ("demo", "msseg2016", "tiny")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "center, rater masks, and a truth/ folder. Deterministic for a given preset and seed."
         ),
     )
-    parser.add_argument("--preset", default="demo", choices=sorted(PRESETS), help="cohort size and resolution (default: demo)")
+    parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="cohort size and resolution (default: demo)")
     parser.add_argument("--seed", type=int, default=0, help="cohort seed (default: 0)")
     parser.add_argument("--out", required=True, type=Path, help="output root (MS-SEG 2016 layout + truth/)")
     parser.add_argument("--raters", type=int, default=7, help="number of simulated raters (default: 7)")
@@ -33,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .generate import generate_case
+    from .plan import plan_cohort
+
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
     plans = plan_cohort(args.preset, args.seed, args.raters)
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _figure(plans, args: argparse.Namespace, out: Path) -> None:  # type: ignore[no-untyped-def]
     from .figure import plot_cohort_overview
+    from .plan import case_files
 
     cases = [(p, {k: out / v for k, v in case_files(p, args.raters).items()}) for p in plans]
     plot_cohort_overview(cases, args.figure)

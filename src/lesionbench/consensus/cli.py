@@ -17,13 +17,19 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ..errors import ConfigError
 
-from . import consensus as cs
-from .errors import ConfigError
-from .io import load_mask, save_volume
+if TYPE_CHECKING:
+    import numpy as np
+
+#: The fusion methods, computation regions and union dilation of :mod:`lesionbench.consensus`
+#: (``METHODS``, ``REGIONS``, ``DEFAULT_DILATION``), written out so that building the parser
+#: imports no science; tests/test_cli_startup.py checks they agree.
+METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-staple", "majority")
+REGIONS: tuple[str, ...] = ("grid", "brain", "union")
+DEFAULT_DILATION = 2
 
 
 def _number(value: float) -> float | None:
@@ -44,6 +50,8 @@ def _weight_summary(weights: np.ndarray | None) -> list[float] | None:
     """Per-rater weights as given, or each rater's mean weight for voxel-wise maps."""
     if weights is None:
         return None
+    import numpy as np
+
     arr = np.asarray(weights, dtype=np.float64)
     if arr.ndim > 1:
         arr = arr.reshape(arr.shape[0], -1).mean(axis=1)
@@ -51,6 +59,11 @@ def _weight_summary(weights: np.ndarray | None) -> list[float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .. import consensus as cs
+    from ..io import load_mask, save_volume
+
     case = args.case
     paths = [Path(p) for p in args.raters]
     first = load_mask(paths[0], case=case, policy=args.label_policy)
@@ -143,17 +156,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         ),
     )
     p.add_argument("raters", nargs="+", metavar="RATER", help="rater masks (NIfTI); the first defines the grid")
-    p.add_argument("--method", choices=cs.METHODS, default="staple")
+    p.add_argument("--method", choices=METHODS, default="staple")
     p.add_argument("--output", required=True, help="binary consensus (uint8 NIfTI)")
     p.add_argument("--probability", default=None, help="posterior / vote-fraction map (float32 NIfTI)")
     p.add_argument("--mask", default=None, help="brain mask: prior and statistics from inside it only")
     p.add_argument(
         "--region",
-        choices=cs.REGIONS,
+        choices=REGIONS,
         default=None,
         help="computation region: grid (whole image), brain (--mask), union (raters' union dilated by --dilation)",
     )
-    p.add_argument("--dilation", type=int, default=cs.DEFAULT_DILATION, help="union region dilation (voxels, ITK ball)")
+    p.add_argument("--dilation", type=int, default=DEFAULT_DILATION, help="union region dilation (voxels, ITK ball)")
     p.add_argument("--map-mode", choices=("ml", "diag", "full"), default="diag", help="MAP-STAPLE / local LOP prior")
     p.add_argument("--half-size", type=int, default=2, help="local LOP-STAPLE window half-size (voxels)")
     p.add_argument(

@@ -12,10 +12,26 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ..errors import ConfigError
 
-from .errors import ConfigError
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Names from :mod:`lesionbench.ranking` (``DEFAULT_LEADERBOARD_METRICS``, the ``SCHEMES`` keys,
+#: ``STRATA``), written out so that building the parser imports no science;
+#: tests/test_cli_startup.py checks they agree.
+DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
+SCHEME_NAMES: tuple[str, ...] = (
+    "mean-then-rank",
+    "median-then-rank",
+    "rank-then-mean",
+    "rank-then-median",
+    "test-then-rank",
+    "test-then-rank-holm",
+)
+STRATA: tuple[str, ...] = ("center", "seen_center", "load_tertile", "lesion_size")
 
 #: Reference used when ``--reference`` is not given: the first of these present in the table.
 REFERENCE_PREFERENCE: tuple[str, ...] = ("consensus_lop-staple", "consensus_staple", "truth", "consensus_majority")
@@ -31,10 +47,6 @@ def _na_treat(text: str) -> str | float:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .ranking.leaderboard import DEFAULT_LEADERBOARD_METRICS
-    from .ranking.schemes import SCHEMES
-    from .ranking.strata import STRATA
-
     p = subparsers.add_parser("rank", help="rank entries from a long metrics table (leaderboard, challengeR analysis)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("metrics_table", metavar="METRICS.tsv", help="long results table")
@@ -44,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_LEADERBOARD_METRICS), help="leaderboard metrics (default: %(default)s)")
     p.add_argument("--weights", nargs="+", type=float, help="leaderboard weight per metric (default: equal)")
     p.add_argument("--analysis-metrics", nargs="+", help="tasks of the challengeR analysis (default: --metrics)")
-    p.add_argument("--scheme", choices=sorted(SCHEMES), default="mean-then-rank", help="scheme of the analysis and bootstrap (default: %(default)s)")
+    p.add_argument("--scheme", choices=SCHEME_NAMES, default="mean-then-rank", help="scheme of the analysis and bootstrap (default: %(default)s)")
     p.add_argument("--na-treat", type=_na_treat, default="worst", help="missing values: worst, na.rm, last or a number (default: worst)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and podium tie-breaks (default: %(default)s)")
@@ -69,8 +81,8 @@ def _pick_reference(table: pd.DataFrame, requested: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .ranking import read_metrics_table
-    from .ranking.pipeline import RankingOptions, run_ranking
+    from .pipeline import RankingOptions, run_ranking
+    from .table import read_metrics_table
 
     table = read_metrics_table(args.metrics_table)
     options = RankingOptions(
