@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheme", choices=SCHEME_NAMES, default="mean-then-rank", help="scheme of the analysis and bootstrap (default: %(default)s)")
     p.add_argument("--na-treat", type=_na_treat, default="worst", help="missing values: worst, na.rm, last or a number (default: worst)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and podium tie-breaks (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the bootstrap and podium tie-breaks (default: the workflow's, lesionbench.ranking.pipeline.DEFAULT_SEED = 2016)")
     p.add_argument("--strata", nargs="*", choices=STRATA, default=["center", "seen_center", "load_tertile"], help="leaderboards per stratum")
     p.add_argument("--figures", action="store_true", help="also draw the figures (PNG) into OUT/figures")
     p.set_defaults(func=run)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         scheme=args.scheme,
         na_treat=args.na_treat,
         n_bootstrap=args.bootstrap,
-        seed=args.seed,
+        **({} if args.seed is None else {"seed": args.seed}),
         strata=tuple(args.strata),
         figures=args.figures,
     )
