@@ -27,7 +27,7 @@ from .errors import ConfigError, ConsensusError, InputError
 #: Fusion methods the workflow knows, in the order tables list them.
 METHODS: tuple[str, ...] = cs.METHODS
 #: Computation regions (see :func:`lesionbench.consensus.fusion_region`).
-REGIONS: tuple[str, ...] = ("grid", "brain", "union")
+REGIONS: tuple[str, ...] = cs.REGIONS
 ON_EMPTY: tuple[str, ...] = ("stop", "flag")
 MAP_MODES: tuple[str, ...] = ("diag", "full", "ml")
 LOP_WEIGHTS: tuple[str, ...] = ("local-agreement", "uniform")

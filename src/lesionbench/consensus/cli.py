@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
+# The package's __init__ has already imported these (and numpy) by the time this module runs,
+# so the parser takes them from their owners rather than from copies.
+from .fusion import METHODS
+from .region import DEFAULT_DILATION, REGIONS
+
 if TYPE_CHECKING:
     import numpy as np
 
-#: The fusion methods, computation regions and union dilation of :mod:`lesionbench.consensus`
-#: (``METHODS``, ``REGIONS``, ``DEFAULT_DILATION``), written out so that building the parser
-#: imports no science; tests/test_cli_startup.py checks they agree.
-METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-staple", "majority")
-REGIONS: tuple[str, ...] = ("grid", "brain", "union")
-DEFAULT_DILATION = 2
 
 
 def _number(value: float) -> float | None:

@@ -16,22 +16,16 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
+# The package's __init__ has already imported these (and numpy/pandas) by the time this module
+# runs, so the parser takes them from their owners rather than from copies.
+from .leaderboard import DEFAULT_LEADERBOARD_METRICS
+from .schemes import SCHEMES
+from .strata import STRATA
+
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Names from :mod:`lesionbench.ranking` (``DEFAULT_LEADERBOARD_METRICS``, the ``SCHEMES`` keys,
-#: ``STRATA``), written out so that building the parser imports no science;
-#: tests/test_cli_startup.py checks they agree.
-DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
-SCHEME_NAMES: tuple[str, ...] = (
-    "mean-then-rank",
-    "median-then-rank",
-    "rank-then-mean",
-    "rank-then-median",
-    "test-then-rank",
-    "test-then-rank-holm",
-)
-STRATA: tuple[str, ...] = ("center", "seen_center", "load_tertile", "lesion_size")
+SCHEME_NAMES: tuple[str, ...] = tuple(sorted(SCHEMES))
 
 #: Reference used when ``--reference`` is not given: the first of these present in the table.
 REFERENCE_PREFERENCE: tuple[str, ...] = ("consensus_lop-staple", "consensus_staple", "truth", "consensus_majority")

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-#: The presets' names (:data:`lesionbench.synth.plan.PRESETS`), written out so that building
-#: the parser imports no science; tests/test_cli_startup.py checks they agree.
-PRESET_NAMES: tuple[str, ...] = ("demo", "msseg2016", "tiny")
+# The package's __init__ has already imported the presets (and numpy/scipy) by the time this
+# module runs, so the parser takes the names from their owner rather than from a copy.
+from .plan import PRESETS
+
+PRESET_NAMES: tuple[str, ...] = tuple(sorted(PRESETS))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
