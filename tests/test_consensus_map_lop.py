@@ -230,6 +230,22 @@ def test_guard_fires_on_an_all_but_empty_fusion():
         cs.check_consensus(good, votes, policy="warn")
 
 
+def test_guard_exemption_without_a_majority_voxel():
+    # 4 of 7 raters each mark their own voxel, nobody else's: no voxel has more than 3 votes
+    votes = np.zeros((7, 6, 6, 6), bool)
+    for k in range(4):
+        votes[k, k, 1, 1] = True
+    empty = np.zeros((6, 6, 6), bool)
+    with pytest.raises(ConsensusError, match="empty although 4 of 7 raters"):
+        cs.check_consensus(empty, votes, method="majority", case="c2")
+    check = cs.check_consensus(empty, votes, method="majority", case="c2", exempt_without_majority=True)
+    assert not check.ok and check.reason.endswith("(no voxel is marked by more than half of the raters)")
+    # with a majority voxel the exemption does not apply
+    votes[:4, 5, 5, 5] = True
+    with pytest.raises(ConsensusError, match="case c2: consensus method majority: the consensus is empty"):
+        cs.check_consensus(empty, votes, method="majority", case="c2", exempt_without_majority=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Dispatch, leave-one-out, MS-like data
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import consensus as cs
-from .errors import ConfigError, ConsensusError, InputError
+from .errors import ConfigError, InputError
 
 #: Fusion methods the workflow knows, in the order tables list them.
 METHODS: tuple[str, ...] = cs.METHODS
@@ -184,25 +184,20 @@ def fuse_guarded(
     None when the consensus passed. A failing consensus raises :class:`ConsensusError` (naming
     the case and ``label``) when ``options.on_empty`` is ``stop`` and some voxel is marked by
     more than half of the raters; when none is, an empty consensus agrees with the raters and is
-    only flagged. ``label`` names the fusion in messages."""
+    only flagged (the guard's ``exempt_without_majority``). ``label`` names the fusion in messages."""
     kind = options.region_of(method)
     region = cs.fusion_region(votes, kind, brain=brain_mask, dilation=int(options.region_dilation), case=case)
     params = method_params(method, options)
     if params.get("weights") == "uniform":
         params["weights"] = np.full(votes.shape[0], 1.0 / votes.shape[0])
     result = cs.fuse(votes, method, mask=region, case=case, **params)
-    check = cs.check_consensus(result, votes, case=case, method=label, policy="flag")
+    check = cs.check_consensus(
+        result, votes, case=case, method=label, policy=options.on_empty, exempt_without_majority=True
+    )
     if check.ok:
         return result, None
-    # When no voxel is marked by more than half of the raters, an empty (or tiny) consensus
-    # agrees with them (e.g. 5 of 7 raters each marking a few voxels nobody else marks): it is
-    # flagged, never fatal. Otherwise it is a method failure and on_empty decides.
-    has_majority = bool((votes.sum(axis=0, dtype=np.int64) * 2 > votes.shape[0]).any())
-    if has_majority and options.on_empty == "stop":
-        raise ConsensusError(f"consensus method {label}: {check.reason}", case=case)
     where = "" if case is None else f"case {case}: "
-    note = "" if has_majority else " (no voxel is marked by more than half of the raters)"
-    return result, f"{where}consensus method {label}: {check.reason}{note}"
+    return result, f"{where}consensus method {label}: {check.reason}"
 
 
 def fuse_case(

@@ -91,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "local-lop-staple":
         common["half_size"] = args.half_size
     result = cs.fuse(votes, args.method, **common)
-    check = cs.check_consensus(result, votes, case=case, policy="flag")
-    if not check.ok and args.guard == "stop":
-        cs.check_consensus(result, votes, case=case, policy="stop")
+    check = cs.check_consensus(result, votes, case=case, policy=args.guard)
     binary = result.binary()
     save_volume(args.output, binary, first.affine, dtype=np.uint8)
     if args.probability is not None:

@@ -42,6 +42,7 @@ def check_consensus(
     policy: Literal["stop", "flag"] = "stop",
     min_volume_ratio: float = DEFAULT_MIN_VOLUME_RATIO,
     min_rater_fraction: float = DEFAULT_MIN_RATER_FRACTION,
+    exempt_without_majority: bool = False,
 ) -> ConsensusCheck:
     """Flag a consensus that is empty or below ``min_volume_ratio`` x the smallest non-empty rater
     volume while at least ``min_rater_fraction`` of the raters marked lesions.
@@ -50,6 +51,11 @@ def check_consensus(
     is used when ``method`` is None). ``policy`` "stop" raises :class:`ConsensusError` naming the
     case and the method; "flag" returns the check with ``ok`` False. Volumes are voxel counts on
     the raters' grid (the rater volumes count every voxel, in or out of the fusion region).
+
+    ``exempt_without_majority``: when no voxel is marked by more than half of the raters, an empty
+    (or tiny) consensus agrees with them (e.g. several raters each marking a few voxels nobody
+    else marks); such a check is returned with ``ok`` False and a reason saying so, but never
+    raised, whatever the policy.
     """
     if policy not in ("stop", "flag"):
         raise ConfigError(f"consensus guard policy must be 'stop' or 'flag'; got {policy!r}")
@@ -76,6 +82,9 @@ def check_consensus(
             f"the consensus has {fused} voxels, below {min_volume_ratio:g} x the smallest rater volume "
             f"({smallest} voxels), although {marking} of {votes.shape[0]} raters marked lesions"
         )
+    if reason and exempt_without_majority and not (votes.sum(axis=0, dtype=np.int64) * 2 > votes.shape[0]).any():
+        reason += " (no voxel is marked by more than half of the raters)"
+        policy = "flag"
     check = ConsensusCheck(
         ok=not reason,
         reason=reason,
