@@ -28,8 +28,6 @@ from .performance import (
     performance_against_fusions,
     performance_table,
     rater_performance,
-    summarize_validation,
-    truth_agreement,
 )
 from .region import DEFAULT_DILATION, REGIONS, fusion_region, itk_ball, union_region
 from .staple import ITK_MAX_ITERATIONS, ITK_TOLERANCE, staple
@@ -69,8 +67,6 @@ __all__ = [
     "rater_performance",
     "stack_votes",
     "staple",
-    "summarize_validation",
-    "truth_agreement",
     "union_region",
     "weighted_fixed_point",
 ]
