@@ -4,7 +4,9 @@ For every ordered pair of entries (i, j) a paired one-sided Wilcoxon signed-rank
 whether i is better than j on their common cases, as challengeR's
 ``wilcox.test(x, y, paired=TRUE, exact=FALSE, alternative="greater")`` (larger-better
 metric; "less" for a smaller-better one). :func:`signed_rank_p_greater` computes that
-p-value with R's own steps (``stats:::wilcox.test.default``, R 4.x, non-exact branch):
+p-value with R's own steps (``stats:::wilcox.test.default``, R 4.x, non-exact branch); it is
+written out rather than taken from ``scipy.stats.wilcoxon`` because scipy returns NaN where every
+difference is zero, where R (and so challengeR) returns p = 1:
 
 1. d = x - y on the common cases; zero differences are dropped, leaving n;
 2. |d| is ranked with average ranks for ties; V = sum of the ranks of the positive d;
@@ -74,27 +76,15 @@ def average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks along the last axis (R ``rank(ties.method="average")``) and, per
     element, the size of its tie group; NaN cells are left out (rank NaN, group size 0).
 
-    Vectorised over leading axes (a sort, then run starts/ends of equal values).
+    ``scipy.stats.rankdata``; a tie group's size is its max rank - min rank + 1.
     """
     a = np.asarray(a, dtype=float)
-    n = a.shape[-1]
-    order = np.argsort(a, axis=-1, kind="stable")  # NaN sort last
-    s = np.take_along_axis(a, order, axis=-1)
-    idx = np.broadcast_to(np.arange(n), s.shape)
-    new_run = np.ones(s.shape, dtype=bool)
-    new_run[..., 1:] = s[..., 1:] != s[..., :-1]
-    end_run = np.ones(s.shape, dtype=bool)
-    end_run[..., :-1] = new_run[..., 1:]
-    start = np.maximum.accumulate(np.where(new_run, idx, 0), axis=-1)
-    end = np.flip(np.minimum.accumulate(np.flip(np.where(end_run, idx, n - 1), axis=-1), axis=-1), axis=-1)
-    valid = ~np.isnan(s)
-    rank_sorted = np.where(valid, (start + end) / 2.0 + 1.0, np.nan)
-    ties_sorted = np.where(valid, end - start + 1, 0)
-    ranks = np.empty_like(rank_sorted)
-    ties = np.empty_like(ties_sorted)
-    np.put_along_axis(ranks, order, rank_sorted, axis=-1)
-    np.put_along_axis(ties, order, ties_sorted, axis=-1)
-    return ranks, ties
+
+    def rank(method: str) -> np.ndarray:
+        return stats.rankdata(a, method=method, axis=-1, nan_policy="omit")
+
+    ties = np.where(np.isnan(a), 0, rank("max") - rank("min") + 1).astype(np.int64)
+    return rank("average"), ties
 
 
 def signed_rank_p_greater(d: np.ndarray) -> np.ndarray:
