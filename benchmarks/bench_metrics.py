@@ -149,7 +149,7 @@ def _perturbed(rng, lesions, shape, *, miss: int, add: int) -> np.ndarray:
 
 
 def bench_evaluate_case(seed: int, repeats: int) -> None:
-    from lesionbench.evaluation import CaseInfo, EntryResult, case_rows
+    from lesionbench.metrics.scoring import CaseInfo, EntryResult, case_rows
 
     rng = np.random.default_rng(seed)
     lesions = [(rng.uniform(25, np.array(CASE_SHAPE) - 25), rng.uniform(1.5, 6, size=3)) for _ in range(25)]

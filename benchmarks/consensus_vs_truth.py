@@ -3,10 +3,10 @@ default ``consensus.reference``.
 
 For every case of a preset it simulates the case in memory (lesionbench.synth.simulate_case: the
 raters draw on the simulated FLAIR, so the images are simulated too, but nothing is written),
-fuses the raters with every method in every computation region (lesionbench.consensus_case,
+fuses the raters with every method in every computation region (lesionbench.consensus.case,
 the workflow's own code and defaults; the guard in ``flag`` mode, so a failing fusion is
 recorded, not fatal), and scores each fusion, each rater and the median rater against the true
-lesions with lesionbench.consensus_case.truth_table (Dice, MS-SEG 2016 lesion F1 with lesions of
+lesions with lesionbench.consensus.case.truth_table (Dice, MS-SEG 2016 lesion F1 with lesions of
 3 mm3 or less dropped, relative volume error). The ``brain`` region uses the simulator's true
 brain mask (tissue + lesion fraction >= 0.5) in place of the workflow's registered template mask.
 
@@ -36,7 +36,7 @@ def run_case(
 ) -> tuple[pd.DataFrame, dict]:
     from nibabel.affines import voxel_sizes
 
-    from lesionbench.consensus_case import ConsensusOptions, fuse_guarded, truth_table
+    from lesionbench.consensus.case import ConsensusOptions, fuse_guarded, truth_table
     from lesionbench.synth import simulate_case
 
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def run_case(
 
 
 def markdown(summary: pd.DataFrame, preset: str, n_cases: int) -> str:
-    from lesionbench.consensus_case import best_method
+    from lesionbench.consensus.case import best_method
 
     fusions = summary[summary["kind"] == "consensus"].copy()
     fusions["_dice"] = fusions["mean_dice"].round(3)
@@ -97,7 +97,7 @@ def markdown(summary: pd.DataFrame, preset: str, n_cases: int) -> str:
 
 
 def main() -> None:
-    from lesionbench.consensus_case import METHODS, summarize_truth
+    from lesionbench.consensus.case import METHODS, summarize_truth
     from lesionbench.synth import plan_cohort
     from lesionbench.synth.anatomy import load_template_anatomy
     from lesionbench.synth.plan import PRESETS

@@ -1,4 +1,4 @@
-"""The consensus as the workflow runs it (lesionbench.consensus_case): config -> fusion parameters,
+"""The consensus as the workflow runs it (lesionbench.consensus.case): config -> fusion parameters,
 regions, the empty-consensus guard on every fusion, and the comparison with a known truth.
 
 References are hand-worked: the 12-voxel, 3-rater example of docs/consensus.md (Anima
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lesionbench.consensus_case import (
+from lesionbench.consensus.case import (
     ConsensusOptions,
     best_method,
     check_methods,

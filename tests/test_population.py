@@ -7,7 +7,7 @@ import pytest
 from nilearn import datasets
 
 from lesionbench.errors import GridMismatchError
-from lesionbench.population import frequency_map, plot_frequency_map
+from lesionbench.consensus.population import frequency_map, plot_frequency_map
 
 
 def test_frequency_is_the_fraction_of_cases():

@@ -15,7 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from lesionbench.io import Volume
 from lesionbench.preprocess.bias import n4_correct
-from lesionbench.preprocess.geometry import (
+from lesionbench.preprocess.spatial import (
     affine_of_ants,
     from_sitk,
     itk_affine_to_matrix,
@@ -26,7 +26,7 @@ from lesionbench.preprocess.geometry import (
     world_points,
 )
 from lesionbench.preprocess.pipeline import MissingModalityError, PreprocessSettings, check_rigid, preprocess_case
-from lesionbench.preprocess.qc import dice, transform_error_mm
+from lesionbench.preprocess.quality import dice, transform_error_mm
 from lesionbench.preprocess.registration import RegistrationError, RigidResult, estimate_rigid, mni_template
 
 VOX = 3.0

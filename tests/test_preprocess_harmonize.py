@@ -25,7 +25,7 @@ from lesionbench.preprocess.harmonize import (
     zscore,
 )
 from lesionbench.preprocess.pipeline import MissingModalityError, require_modalities
-from lesionbench.preprocess.qc import (
+from lesionbench.preprocess.quality import (
     center_distances,
     dice,
     harmonization_table,

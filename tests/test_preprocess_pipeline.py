@@ -14,8 +14,8 @@ import numpy as np
 
 from lesionbench.io import Volume
 from lesionbench.preprocess.pipeline import PreprocessSettings, preprocess_case
-from lesionbench.preprocess.qc import dice, transform_error_mm
-from lesionbench.preprocess.geometry import world_points
+from lesionbench.preprocess.quality import dice, transform_error_mm
+from lesionbench.preprocess.spatial import world_points
 from test_preprocess import mni_3mm, moving_copy, oblique_affine, rigid
 
 DETERMINISM_SCRIPT = r"""

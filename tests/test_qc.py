@@ -12,7 +12,7 @@ from lesionbench.cli import main
 from lesionbench.cohort.importers import import_msseg2016
 from lesionbench.cohort.sheet import validate_case_sheet
 from lesionbench.errors import GridMismatchError, MissingFileError, NonBinaryMaskError, UnreadableImageError
-from lesionbench.qc import case_summary, first_error, inspect_case, records_table
+from lesionbench.cohort.qc import case_summary, first_error, inspect_case, records_table
 
 
 def _case_inputs(sheet, case_id):

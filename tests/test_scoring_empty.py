@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lesionbench.evaluation import CaseInfo, EntryResult, case_rows, no_result, rows_frame, score_entry
+from lesionbench.metrics.scoring import CaseInfo, EntryResult, case_rows, no_result, rows_frame, score_entry
 from lesionbench.ranking.leaderboard import msseg_leaderboard
 from lesionbench.ranking.table import cell_values, task_matrix, validate_metrics_table
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from lesionbench.evaluation import (
+from lesionbench.metrics.scoring import (
     CaseInfo,
     EntryResult,
     Scored,

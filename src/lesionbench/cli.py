@@ -19,32 +19,32 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import LesionbenchError
 
-#: verb -> (module providing ``add_parser``, one-line summary shown by ``lesionbench --help``);
+#: verb -> (``module:function`` registering its sub-parser, one-line summary shown by ``lesionbench --help``);
 #: the order is the order of ``--help``. Each summary equals the ``help`` its module registers
 #: (tests/test_cli_startup.py checks this).
 VERBS: dict[str, tuple[str, str]] = {
     "import": (
-        "lesionbench.cohort.cli",
+        "lesionbench.cohort.cli:add_import_parser",
         "write cases.tsv/raters.tsv from an MS-SEG 2016, MSSEG-2 or BIDS folder",
     ),
     "qc": (
-        "lesionbench.qc_cli",
+        "lesionbench.cohort.cli:add_qc_parser",
         "input QC of a case sheet: files open, 3-D, finite, masks on the FLAIR grid and binary",
     ),
     "synth": (
-        "lesionbench.synth.cli",
+        "lesionbench.synth.cli:add_parser",
         "generate a synthetic multi-center MS cohort with known truth (MS-SEG 2016 layout)",
     ),
-    "metrics": ("lesionbench.metrics.cli", "evaluation metrics of one (reference, prediction) pair as JSON"),
+    "metrics": ("lesionbench.metrics.cli:add_parser", "evaluation metrics of one (reference, prediction) pair as JSON"),
     "consensus": (
-        "lesionbench.consensus.cli",
+        "lesionbench.consensus.cli:add_parser",
         "fuse rater masks (STAPLE, MAP-/LOP-STAPLE, majority vote) and report rater performance",
     ),
     "rank": (
-        "lesionbench.ranking.cli",
+        "lesionbench.ranking.cli:add_parser",
         "rank entries from a long metrics table (leaderboard, challengeR analysis)",
     ),
-    "methods": ("lesionbench.methods.cli", "segmentation methods: check a submission folder"),
+    "methods": ("lesionbench.methods.cli:add_parser", "segmentation methods: check a submission folder"),
 }
 
 
@@ -73,9 +73,10 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lesionbench {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
-    for name, (module_name, summary) in VERBS.items():
+    for name, (target, summary) in VERBS.items():
         if name == verb:
-            importlib.import_module(module_name).add_parser(sub)
+            module, function = target.split(":")
+            getattr(importlib.import_module(module), function)(sub)
         else:
             sub.add_parser(name, help=summary)
     return parser

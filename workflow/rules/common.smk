@@ -4,9 +4,9 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
-from lesionbench import consensus_case
+from lesionbench.consensus import case as consensus_case
 from lesionbench.metrics.info import validate_config_metrics
-from lesionbench.workflow_support import SYNTHETIC_ROOT, cohort_from_config
+from lesionbench.workflow.config import SYNTHETIC_ROOT, cohort_from_config
 
 validate(config, schema="../../config/schemas/config.schema.yaml")
 # metric names (ranking.metrics, ranking.analysis_metrics) against the one metric registry

@@ -1,4 +1,4 @@
-# Consensus ground truth from the raters (lesionbench.consensus_case): per case and fusion method,
+# Consensus ground truth from the raters (lesionbench.consensus.case): per case and fusion method,
 # the binary consensus, posterior, rater performance and leave-one-rater-out fusions, every
 # fusion checked by the empty-consensus guard (consensus.on_empty).
 

@@ -1,4 +1,4 @@
-# Metrics (lesionbench.metrics via lesionbench.evaluation): per case, every entry (method,
+# Metrics (lesionbench.metrics via lesionbench.metrics.scoring): per case, every entry (method,
 # ensemble, rater) against its references (consensus, truth, and the like-for-like "loo"
 # rows: raters against their leave-one-out fusion, methods averaged over all of them),
 # then the long results table.

@@ -1,5 +1,5 @@
 # Ranking and report (lesionbench.ranking): leaderboard, challengeR-style analysis, strata, figures,
-# and the population lesion-frequency map in template space (lesionbench.population).
+# and the population lesion-frequency map in template space (lesionbench.consensus.population).
 
 FINAL_TARGETS.append("results/figures/lesion_frequency.png")
 

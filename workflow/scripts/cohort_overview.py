@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,7 +1,7 @@
-"""Fuse one case's rater masks with every configured method (lesionbench.consensus_case.fuse_case):
+"""Fuse one case's rater masks with every configured method (lesionbench.consensus.case.fuse_case):
 consensus, posterior, rater table and the leave-one-rater-out fusions."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
@@ -9,7 +9,7 @@ def main(smk):
 
     import numpy as np
 
-    from lesionbench.consensus_case import ConsensusOptions, fuse_case
+    from lesionbench.consensus.case import ConsensusOptions, fuse_case
     from lesionbench.io import load_mask, load_volume, save_volume
 
     case = smk.wildcards.case

@@ -1,13 +1,13 @@
 """Cohort tables: rater performance per fusion method, and (synthetic) each consensus method, each
-rater and the median rater against the truth (lesionbench.consensus_case.summarize_truth)."""
+rater and the median rater against the truth (lesionbench.consensus.case.summarize_truth)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
     import pandas as pd
 
-    from lesionbench.consensus_case import summarize_truth
+    from lesionbench.consensus.case import summarize_truth
 
     performance = pd.concat([pd.read_csv(p, sep="\t", dtype={"case_id": str}) for p in smk.input.tables], ignore_index=True)
     performance.to_csv(smk.output.performance, sep="\t", index=False)

@@ -1,14 +1,14 @@
 """Synthetic cohorts only: each rater and each consensus against the generator's true lesions
-(lesionbench.consensus_case.truth_table: Dice, MS-SEG 2016 lesion F1, relative volume error)."""
+(lesionbench.consensus.case.truth_table: Dice, MS-SEG 2016 lesion F1, relative volume error)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
     import numpy as np
     import pandas as pd
 
-    from lesionbench.consensus_case import truth_table
+    from lesionbench.consensus.case import truth_table
     from lesionbench.io import load_mask
 
     case = smk.wildcards.case

@@ -1,10 +1,10 @@
-"""Score every entry of one case against its references (lesionbench.evaluation.evaluate_case_files)."""
+"""Score every entry of one case against its references (lesionbench.metrics.scoring.evaluate_case_files)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.evaluation import CaseInfo, MetricParameters, evaluate_case_files
+    from lesionbench.metrics.scoring import CaseInfo, MetricParameters, evaluate_case_files
 
     p = smk.params
     case = smk.wildcards.case

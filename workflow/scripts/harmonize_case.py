@@ -1,6 +1,6 @@
 """Harmonize one case's preprocessed images with every configured scheme (lesionbench.preprocess.harmonize)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

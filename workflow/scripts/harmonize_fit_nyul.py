@@ -1,6 +1,6 @@
 """Fit the Nyul standard scale of one modality on the training split (lesionbench.preprocess.harmonize)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Between-center distance of normal-appearing-WM intensities before/after each harmonization scheme."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
@@ -8,7 +8,7 @@ def main(smk):
 
     from lesionbench.io import load_mask, load_volume
     from lesionbench.preprocess.figures import plot_nawm_distributions
-    from lesionbench.preprocess.qc import harmonization_table, nawm_mask, subsample
+    from lesionbench.preprocess.quality import harmonization_table, nawm_mask, subsample
 
     cases, centers = smk.params.cases, smk.params.centers
     modalities, schemes = smk.params.modalities, smk.params.schemes

@@ -6,7 +6,7 @@ checks it finds exactly the planned cases, raters and files: the demo exercises 
 
 from pathlib import Path
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
@@ -15,7 +15,7 @@ def main(smk):
     from lesionbench.cohort.importers import import_msseg2016
     from lesionbench.cohort.sheet import CaseSheet, resolve_path, validate_case_sheet, write_case_sheet
     from lesionbench.errors import SheetError
-    from lesionbench.workflow_support import centers_from_config, cohort_from_config
+    from lesionbench.workflow.config import centers_from_config, cohort_from_config
 
     config = smk.params.config
     planned = cohort_from_config(config)

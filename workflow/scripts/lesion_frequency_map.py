@@ -7,7 +7,7 @@ second of work, while a job per case would pay the ANTs import every time.
 
 import os
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
@@ -16,7 +16,7 @@ def main(smk):
     import numpy as np
 
     from lesionbench.io import load_mask
-    from lesionbench.population import frequency_map, plot_frequency_map
+    from lesionbench.consensus.population import frequency_map, plot_frequency_map
     from lesionbench.preprocess.registration import subject_to_template, template_registration_from_folder
 
     fractions, affine = [], None

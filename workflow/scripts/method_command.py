@@ -1,6 +1,6 @@
 """Run a participant's command on one case and check the mask it writes."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Fuse the members' masks of one case (majority vote or STAPLE)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Run a trained flair_hyperintensity or random_forest method on one test case."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

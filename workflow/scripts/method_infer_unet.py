@@ -1,6 +1,6 @@
 """Run a trained unet3d method on one test case (sliding window, optional flip TTA)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Collect one case of a submission folder: check grid and binarity, record missing cases."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

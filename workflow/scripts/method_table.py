@@ -1,6 +1,6 @@
 """Tables of the methods stage: status and seconds per (method, test case); training times."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Train a flair_hyperintensity (threshold tuning) or random_forest method on the training split."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Train a unet3d method (MONAI 3-D U-Net) on the training split's consensus."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Gather per-case metric rows into results/metrics/metrics.tsv (validated long table)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -3,7 +3,7 @@ mask and priors, N4; writes the case's QC rows (with truth on the synthetic coho
 
 import os
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

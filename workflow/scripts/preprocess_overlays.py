@@ -1,6 +1,6 @@
 """Report figure: FLAIR with the propagated brain mask and the co-registered T1 per case."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Gather the per-case preprocessing QC rows into results/qc/preprocessing.tsv."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

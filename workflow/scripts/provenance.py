@@ -1,6 +1,6 @@
 """Write results/provenance.json (lesionbench.provenance)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

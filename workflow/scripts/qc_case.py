@@ -1,10 +1,10 @@
-"""Input QC of one case (lesionbench.qc): stop on the first problem, or record it."""
+"""Input QC of one case (lesionbench.cohort.qc): stop on the first problem, or record it."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.qc import first_error, inspect_case, records_table
+    from lesionbench.cohort.qc import first_error, inspect_case, records_table
 
     files = smk.params.files
     records = inspect_case(

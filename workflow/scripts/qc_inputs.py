@@ -1,12 +1,12 @@
 """Gather per-case QC tables into the cohort QC table, per-case status and the excluded list."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):
     import pandas as pd
 
-    from lesionbench.qc import case_summary
+    from lesionbench.cohort.qc import case_summary
 
     table = pd.concat([pd.read_csv(p, sep="\t", dtype={"case_id": str}) for p in smk.input.cases], ignore_index=True)
     table.to_csv(smk.output.table, sep="\t", index=False)

@@ -1,6 +1,6 @@
 """Leaderboard, analysis tables, strata and figures from results/metrics/metrics.tsv."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

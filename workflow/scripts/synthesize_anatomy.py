@@ -1,6 +1,6 @@
 """Build the synthetic cohort's template anatomy on the preset's grid once (every case reads it)."""
 
-from lesionbench.workflow_support import run_script
+from lesionbench.workflow.run import run_script
 
 
 def main(smk):

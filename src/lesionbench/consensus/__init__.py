@@ -30,7 +30,7 @@ from .performance import (
     rater_performance,
 )
 from .region import DEFAULT_DILATION, REGIONS, fusion_region, itk_ball, union_region
-from .staple import ITK_MAX_ITERATIONS, ITK_TOLERANCE, staple
+from .ml_staple import ITK_MAX_ITERATIONS, ITK_TOLERANCE, staple
 from .vote import majority_vote
 
 __all__ = [

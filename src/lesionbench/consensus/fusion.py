@@ -10,7 +10,7 @@ from ..errors import ConfigError
 from .base import ConsensusResult
 from .lop import local_lop_staple, lop_staple
 from .map_staple import map_staple
-from .staple import staple
+from .ml_staple import staple
 from .vote import majority_vote
 
 #: Method names accepted by :func:`fuse`.

@@ -10,7 +10,7 @@ convention, best and worst value, source. The CLI verb ``lesionbench metrics`` l
 from __future__ import annotations
 
 from .engine import LesionRecord, MetricsResult, as_binary_mask, compute_metrics, kept_lesion_volumes
-from .geometry import border_mask, lesion_labels
+from .sparse import border_mask, lesion_labels
 from .info import (
     DISTANCE_CAP_MM,
     METRIC_INFO,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ..errors import ConfigError, DimensionError, GridMismatchError, NonBinaryMaskError
-from .geometry import SparseMask, sparse_mask
+from .sparse import SparseMask, sparse_mask
 from .info import METRIC_KEYS, Emptiness, classify
 from .lesions import (
     AnimaDetection,

@@ -1,6 +1,6 @@
 """Lesion-wise detection: the MS-SEG 2016 (Anima) rule and a one-to-one matched variant.
 
-Lesions are 6-connected components (:mod:`lesionbench.metrics.geometry`). Components smaller than
+Lesions are 6-connected components (:mod:`lesionbench.metrics.sparse`). Components smaller than
 the minimum volume are removed on both sides and become background for everything below.
 
 **MS-SEG 2016 rule** (Commowick et al., Sci. Rep. 8:13650, 2018; Anima

@@ -1,7 +1,7 @@
 """Surface-distance metrics between the borders of two binary masks.
 
 Distances are Euclidean, in mm, between border-voxel centres (border: see
-:mod:`lesionbench.metrics.geometry`), with the voxel spacing honoured. For each border voxel of one
+:mod:`lesionbench.metrics.sparse`), with the voxel spacing honoured. For each border voxel of one
 mask, its *directed* distance is the distance to the nearest border voxel of the other mask.
 From the two directed distance sets d(P→R) and d(R→P):
 

@@ -3,13 +3,13 @@
 Submodules (import them directly; this package imports nothing so that light consumers, e.g.
 the harmonization rules, do not pull in ANTsPy):
 
-* :mod:`~lesionbench.preprocess.geometry`: reorientation, rigid resampling, ANTs/SimpleITK bridges;
+* :mod:`~lesionbench.preprocess.spatial`: reorientation, rigid resampling, ANTs/SimpleITK bridges;
 * :mod:`~lesionbench.preprocess.registration`: rigid co-registration to FLAIR, MNI template
   registration, mapping FLAIR-grid masks to template space;
 * :mod:`~lesionbench.preprocess.bias`: N4 bias-field correction, optional NL-means denoising;
 * :mod:`~lesionbench.preprocess.pipeline`: one case end to end, its outputs and QC rows;
 * :mod:`~lesionbench.preprocess.harmonize`: z-score, WhiteStripe, Nyul, histogram matching, none;
-* :mod:`~lesionbench.preprocess.qc`: Dice, (normalized) mutual information, transform error,
+* :mod:`~lesionbench.preprocess.quality`: Dice, (normalized) mutual information, transform error,
   between-center 1-Wasserstein distances;
 * :mod:`~lesionbench.preprocess.figures`: overlay and NAWM-distribution figures for the report.
 

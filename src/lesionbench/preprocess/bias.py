@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import to_sitk
+from .spatial import to_sitk
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def nlmeans_denoise(image: np.ndarray, affine: np.ndarray, mask: np.ndarray | No
     """
     import ants
 
-    from .geometry import to_ants
+    from .spatial import to_ants
 
     img = to_ants(image, affine)
     kwargs = {}

@@ -22,8 +22,8 @@ from scipy import ndimage
 from ..errors import InputError
 from ..io import Volume, save_volume
 from .bias import n4_correct
-from .geometry import as_float32, resample_rigid, world_points
-from .qc import dice, normalized_mutual_information, transform_error_mm, true_fixed_to_moving
+from .spatial import as_float32, resample_rigid, world_points
+from .quality import dice, normalized_mutual_information, transform_error_mm, true_fixed_to_moving
 from .registration import (
     RegistrationError,
     RigidResult,

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .geometry import affine_of_ants, downsample, itk_affine_to_matrix, to_ants
+from .spatial import affine_of_ants, downsample, itk_affine_to_matrix, to_ants
 
 
 class RegistrationError(InputError):

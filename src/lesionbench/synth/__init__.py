@@ -11,8 +11,8 @@ from .plan import PRESETS, SYNTH_MODALITIES, CasePlan, Preset, case_files, plan_
 
 
 def plot_cohort_overview(cases, out_png):  # type: ignore[no-untyped-def]
-    """See :func:`lesionbench.synth.figure.plot_cohort_overview` (imported lazily: matplotlib)."""
-    from .figure import plot_cohort_overview as _plot
+    """See :func:`lesionbench.synth.figures.plot_cohort_overview` (imported lazily: matplotlib)."""
+    from .figures import plot_cohort_overview as _plot
 
     return _plot(cases, out_png)
 

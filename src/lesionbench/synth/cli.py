@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _figure(plans, args: argparse.Namespace, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from .figure import plot_cohort_overview
+    from .figures import plot_cohort_overview
     from .plan import case_files
 
     cases = [(p, {k: out / v for k, v in case_files(p, args.raters).items()}) for p in plans]

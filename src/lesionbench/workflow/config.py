@@ -1,31 +1,23 @@
-"""What the Snakemake workflow needs from the library outside the science itself.
+"""The workflow's config turned into objects, at parse time.
 
-- :func:`cohort_from_config` turns the ``dataset``/``synthetic`` config sections into the
-  validated :class:`~lesionbench.cohort.sheet.CaseSheet` that drives the DAG, at parse time.
-  For the synthetic cohort this is the *plan* (case ids, centers, splits and the paths the
-  generator will write, in the MS-SEG 2016 layout); nothing is read or generated here.
-- :func:`run_script` wraps a workflow script: logging and warnings go to the rule's log, and a
-  :class:`~lesionbench.errors.LesionbenchError` becomes a one-line message (case, file,
-  problem) on the console and in the log, with a non-zero exit, instead of a traceback.
+:func:`cohort_from_config` turns the ``dataset``/``synthetic`` config sections into the
+validated :class:`~lesionbench.cohort.sheet.CaseSheet` that drives the DAG. For the synthetic
+cohort this is the *plan* (case ids, centers, splits and the paths the generator will write,
+in the MS-SEG 2016 layout); nothing is read or generated here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import sys
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .cohort.importers import import_dataset
-from .cohort.layout import Center
-from .cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
-from .errors import ConfigError, LesionbenchError
+from ..cohort.importers import import_dataset
+from ..cohort.layout import Center
+from ..cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
+from ..errors import ConfigError
 
 SYNTHETIC_ROOT = "results/cohort/synthetic"
 
@@ -39,7 +31,7 @@ def centers_from_config(config: Mapping[str, Any]) -> dict[str, Center]:
 
 def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SYNTHETIC_ROOT) -> CaseSheet:
     """The planned synthetic cohort as a sheet whose paths are where the generator writes."""
-    from .synth import case_files, plan_cohort
+    from ..synth import case_files, plan_cohort
 
     rows, raters = [], []
     for plan in plan_cohort(preset, seed, n_raters):
@@ -92,38 +84,3 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     return validate_case_sheet(sheet, required_modalities=required, centers=centers or None)
 
 
-def _setup_logging(stream: Any) -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-
-
-def run_script(snakemake: Any, step: Callable[[Any], None]) -> None:
-    """Run ``step(snakemake)`` with output sent to the rule's log and clear errors.
-
-    A :class:`LesionbenchError` is written as one line to the log and to the console
-    (``ERROR in rule R: case C, file F: problem``) and the script exits with status 1;
-    anything else is a bug and keeps its traceback (in the log).
-    """
-    log_path = snakemake.log[0] if len(snakemake.log) else os.devnull
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    console = sys.__stderr__
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        _setup_logging(log)
-        try:
-            step(snakemake)
-        except LesionbenchError as exc:
-            message = f"ERROR in rule {snakemake.rule}: {exc}"
-            print(message, file=log)
-            if console is not None:
-                print(message, file=console)
-            log.flush()
-            sys.exit(1)
-        except Exception:
-            traceback.print_exc(file=log)
-            raise

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GridMismatchError
+from ..errors import GridMismatchError
 
 
 def frequency_map(masks: Sequence[np.ndarray], threshold: float = 0.5) -> np.ndarray:

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import METRIC_INFO, compute_metrics, kept_lesion_volumes
-from .metrics.engine import MetricsResult
-from .metrics.info import (
+from .engine import MetricsResult, compute_metrics, kept_lesion_volumes
+from .info import (
+    METRIC_INFO,
     BOTH_EMPTY,
     EMPTY_REFERENCE,
     FAILED,
@@ -289,8 +289,8 @@ def case_rows(
 def read_entry(name: str, kind: str, folder: str | Path, *, case: str, reference_volume) -> EntryResult:
     """A method's prediction folder (``status.json`` + ``mask.nii.gz``, :mod:`lesionbench.methods.files`)
     as an :class:`EntryResult`; the mask must lie on the case's FLAIR grid (``reference_volume``)."""
-    from .io import load_mask
-    from .methods.files import MASK_FILE, read_status
+    from ..io import load_mask
+    from ..methods.files import MASK_FILE, read_status
 
     status = str(read_status(folder).get("status", MISSING))
     if status == OK:
@@ -317,7 +317,7 @@ def evaluate_case_files(
     ``raters``: name -> mask file; ``loo_folder``: ``<rater>.nii.gz`` per rater (absent for a case
     with one rater); ``entries``: (name, kind, prediction folder).
     """
-    from .io import load_mask, load_volume
+    from ..io import load_mask, load_volume
 
     case = info.case_id
     ref_vol = load_volume(flair, case=case)
@@ -343,7 +343,7 @@ def evaluate_case_files(
 
 
 def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    from .ranking.table import METRICS_COLUMNS
+    from ..ranking.table import METRICS_COLUMNS
 
     return pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import consensus as cs
-from .errors import ConfigError, InputError
+from .. import consensus as cs
+from ..errors import ConfigError, InputError
 
 #: Fusion methods the workflow knows, in the order tables list them.
 METHODS: tuple[str, ...] = cs.METHODS
@@ -270,7 +270,7 @@ TRUTH_METRICS: tuple[str, ...] = (
 
 
 def _score(truth: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], min_lesion_volume_mm3: float, case: str | None) -> dict[str, float]:
-    from .metrics import compute_metrics
+    from ..metrics import compute_metrics
 
     m = compute_metrics(truth, mask, spacing, min_lesion_volume_mm3=min_lesion_volume_mm3, case=case)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, MissingFileError
-from .io import AFFINE_TOLERANCE_MM, LabelPolicy, Volume, load_mask, load_volume
+from ..errors import InputError, MissingFileError
+from ..io import AFFINE_TOLERANCE_MM, LabelPolicy, Volume, load_mask, load_volume
 
 QC_COLUMNS: tuple[str, ...] = (
     "case_id",
