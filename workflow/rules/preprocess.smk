@@ -1,4 +1,4 @@
-# Preprocessing (issue 6): every modality rigidly onto the case's FLAIR grid (kept exactly as
+# Preprocessing (docs/data-and-preprocessing.md): every modality rigidly onto the case's FLAIR grid (kept exactly as
 # acquired, where the rater masks live), MNI template registration for the brain mask and tissue
 # priors, N4 inside the brain mask; optional NL-means before. Then per-modality intensity
 # harmonization (schemes from config), Nyul fitted on the training split only, and QC tables and
@@ -134,11 +134,11 @@ rule preprocess_case:
     params:
         modalities=PP_MODALITIES,
         settings=PP,
-        seed=PP["seed"],
+        seed=stage_seed(config, "preprocess"),
         deterministic=PP["deterministic"],
         denoised=PP["denoise"],
         truth=SYNTHETIC,
-        on_failure=PP["on_registration_failure"],
+        on_failure=failure_policy(config, "registration"),
         center=lambda wc: str(CASE_INFO.loc[wc.case, "center"]),
         split=lambda wc: str(CASE_INFO.loc[wc.case, "split"]),
     script:
@@ -290,6 +290,6 @@ rule harmonize_qc:
         harmonized=lambda wc: HZ_PATH,
         wm_threshold=HZ["qc_wm_threshold"],
         max_voxels=HZ["qc_max_voxels"],
-        seed=PP["seed"],
+        seed=stage_seed(config, "harmonization"),
     script:
         "../scripts/harmonize_qc.py"

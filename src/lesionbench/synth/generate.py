@@ -31,8 +31,8 @@ from .acquisition import (
     sample_at_voxels,
     sample_on_grid,
 )
-from .anatomy import TemplateAnatomy, load_template_anatomy, random_subject_warp
-from .lesions import LesionModel, render_lesions, sample_lesions
+from .anatomy import SubjectWarp, TemplateAnatomy, load_template_anatomy, random_subject_warp
+from .lesions import Lesion, LesionMaps, LesionModel, render_lesions, sample_lesions
 from .physics import modality_signal
 from .plan import SYNTH_MODALITIES, TRUTH_TISSUES, CasePlan, Preset, case_files, get_preset
 from .protocols import CENTER_PROTOCOLS, RELAXATION, TISSUES, CenterProtocol
@@ -89,9 +89,12 @@ def lesion_model_for(spec: Preset) -> LesionModel:
 
 
 def _signal_maps(
-    anatomy: TemplateAnatomy, lesion_maps, protocol: CenterProtocol, field: float
+    anatomy: TemplateAnatomy, lesion_maps: LesionMaps, protocol: CenterProtocol, field: float
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
-    """Noise-free signal per modality on the template grid, mixed by partial-volume fractions."""
+    """Step 3, tissue signal (no draws): noise-free signal per modality on the template grid.
+
+    Tissues and lesions are mixed by their partial-volume fractions.
+    """
     tissues = RELAXATION[field]
     wm = tissues["wm"]
     f = lesion_maps.fraction
@@ -117,12 +120,13 @@ def _signal_maps(
     return signals, per_tissue
 
 
-def _lesion_contrast(lesions, protocol: CenterProtocol, field: float, per_tissue: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
+def _lesion_contrast(lesions: list[Lesion], protocol: CenterProtocol, field: float, per_tissue: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
     wm = RELAXATION[field]["wm"]
     pd_ = np.array([les.pd for les in lesions])
     t1 = wm.t1 * np.array([les.t1_factor for les in lesions])
     t2 = wm.t2 * np.array([les.t2_factor for les in lesions])
     t2s = wm.t2s * np.array([les.t2_factor for les in lesions]) ** 0.8
+    """Each lesion's signal relative to normal white matter, per modality (1 = no contrast)."""
     out = {}
     for modality in SYNTH_MODALITIES:
         s = modality_signal(modality, pd_, t1, t2, t2s, protocol.flair, protocol.t1, protocol.dual_echo)
@@ -139,33 +143,41 @@ def pairwise_dice(masks: list[np.ndarray]) -> list[float]:
     return [_dice(masks[i], masks[j]) for i in range(len(masks)) for j in range(i + 1, len(masks))]
 
 
-def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateAnatomy | None = None) -> SimulatedCase:
-    """Simulate one case in memory: raw images, rater masks and truth, nothing written.
+#: The series each modality is acquired in: T2 and PD are the two echoes of one series.
+_SERIES_OF = {"flair": "flair", "t1": "t1", "t2": "t2pd", "pd": "t2pd"}
 
-    ``anatomy``: the template anatomy on the preset's grid when the caller has it already
-    (:func:`~lesionbench.synth.anatomy.read_template_anatomy`); built here otherwise.
-    """
-    spec = get_preset(preset)
-    case_files(plan, n_raters)  # validates n_raters
-    protocol = CENTER_PROTOCOLS[plan.center]
-    field = float(plan.field_strength)
-    if anatomy is None:
-        anatomy = load_template_anatomy(spec.anatomy_mm)
-    elif not np.isclose(anatomy.spacing_mm, spec.anatomy_mm):
-        raise ValueError(f"preset {preset} simulates on a {spec.anatomy_mm:g} mm anatomy, not {anatomy.spacing_mm:g} mm")
-    h = spec.anatomy_mm
 
+@dataclass(frozen=True)
+class SeriesGeometry:
+    """Where each series (``flair``, ``t1``, ``t2pd``) lies: its raw grid, pose, orientation and voxel."""
+
+    grids: dict[str, Grid]
+    poses: dict[str, np.ndarray]  # subject -> scanner world, session pose @ series motion
+    axcodes: dict[str, tuple[str, str, str]]
+    voxels: dict[str, tuple[float, ...]]
+
+
+def _subject_anatomy(plan: CasePlan, spec: Preset, anatomy: TemplateAnatomy) -> tuple[SubjectWarp, float]:
+    """Step 1, anatomy (stream ``warp``): ventricle enlargement, then the random subject warp."""
     warp_rng = _stream(plan.seed, "warp")
     ventricle_enlargement = float(warp_rng.uniform(0.0, 0.25))
     warp = random_subject_warp(anatomy, warp_rng, spec.deformation_mm, ventricle_enlargement)
+    return warp, ventricle_enlargement
 
+
+def _subject_lesions(plan: CasePlan, spec: Preset, anatomy: TemplateAnatomy) -> tuple[list[Lesion], float, LesionMaps]:
+    """Step 2, lesions (stream ``lesions``): draw the lesions, then render them on the template grid."""
     lesion_rng = _stream(plan.seed, "lesions")
     model = lesion_model_for(spec)
     lesions, severity = sample_lesions(anatomy, model, lesion_rng)
     lesion_maps = render_lesions(lesions, anatomy, model, lesion_rng)
-    signals, per_tissue = _signal_maps(anatomy, lesion_maps, protocol, field)
+    return lesions, severity, lesion_maps
 
-    # Geometry: one session pose for the head, small motion between series; T2/PD share a series.
+
+def _series_geometry(
+    plan: CasePlan, spec: Preset, protocol: CenterProtocol, anatomy: TemplateAnatomy
+) -> SeriesGeometry:
+    """Step 4, geometry (stream ``pose``): one session pose for the head, small motion between series."""
     pose_rng = _stream(plan.seed, "pose")
     centre = anatomy.brain_centre_mm()
     lo, hi = anatomy.brain_extent_mm()
@@ -191,10 +203,25 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
                 protocol.axcodes_3d, spec.voxel_3d_mm * protocol.voxel_3d[0], spec.voxel_3d_mm * protocol.voxel_3d[1], "LR"
             )
         grids[series] = make_grid(axcodes[series], voxels[series], extent, fov_centre)
-    series_of = {"flair": "flair", "t1": "t1", "t2": "t2pd", "pd": "t2pd"}
+    return SeriesGeometry(grids=grids, poses=poses, axcodes=axcodes, voxels=voxels)
 
+
+def _sample_series(
+    signals: dict[str, np.ndarray],
+    lesion_maps: LesionMaps,
+    anatomy: TemplateAnatomy,
+    warp: SubjectWarp,
+    geometry: SeriesGeometry,
+) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Step 5, imaging (no draws): blur each signal by its series' PSF and sample it on the raw grid.
+
+    Returns the noise-free image per modality and, on the FLAIR grid, the lesion fraction and
+    the csf/gm/wm fractions (the truth maps).
+    """
+    h = anatomy.spacing_mm
+    axcodes, voxels, grids, poses = geometry.axcodes, geometry.voxels, geometry.grids, geometry.poses
     blurred = {
-        m: ndimage.gaussian_filter(signals[m], sigma=psf_sigma_vox(axcodes[series_of[m]], voxels[series_of[m]], h), mode="constant")
+        m: ndimage.gaussian_filter(signals[m], sigma=psf_sigma_vox(axcodes[_SERIES_OF[m]], voxels[_SERIES_OF[m]], h), mode="constant")
         for m in SYNTH_MODALITIES
     }
     keep = 1.0 - lesion_maps.fraction
@@ -210,38 +237,58 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
     sampled["t2"], sampled["pd"] = sample_on_grid(
         [blurred["t2"], blurred["pd"]], [1, 1], anatomy.affine, grids["t2pd"], poses["t2pd"], warp.to_template, support
     )
+    return sampled, sampled_flair[1:]
 
+
+def _scanner_images(
+    plan: CasePlan,
+    protocol: CenterProtocol,
+    geometry: SeriesGeometry,
+    sampled: dict[str, np.ndarray],
+    per_tissue: dict[str, dict[str, float]],
+) -> dict[str, RawImage]:
+    """Step 6, scanner (one stream per modality, ``t2pd`` for the shared T2/PD bias field).
+
+    Per modality, in this order: bias field, white-matter level, Rician noise; then quantization
+    to the center's stored type.
+    """
+    field = float(plan.field_strength)
     fmt = protocol.image_format
     images: dict[str, RawImage] = {}
-    flair_float = None
     bias_t2pd = None
     for modality in SYNTH_MODALITIES:
         rng = _stream(plan.seed, modality)
-        series = series_of[modality]
+        series = _SERIES_OF[modality]
         if series == "t2pd":
             if bias_t2pd is None:
-                bias_t2pd = bias_field(grids[series].shape, protocol.bias, _stream(plan.seed, "t2pd"))
+                bias_t2pd = bias_field(geometry.grids[series].shape, protocol.bias, _stream(plan.seed, "t2pd"))
             bias = bias_t2pd
         else:
-            bias = bias_field(grids[series].shape, protocol.bias, rng)
+            bias = bias_field(geometry.grids[series].shape, protocol.bias, rng)
         wm_level = fmt.wm_level[modality] * float(rng.uniform(0.9, 1.1))
         gain = wm_level / per_tissue[modality]["wm"]
         noisy = rician_noise(sampled[modality] * gain * bias, protocol.noise * wm_level, rng)
         stored = quantize(noisy, fmt.dtype, fmt.scaled)
-        if modality == "flair":
-            flair_float = stored.astype(np.float32)
         images[modality] = RawImage(
             data=stored,
-            affine=grids[series].affine,
+            affine=geometry.grids[series].affine,
             dtype=fmt.dtype,
             scaled=fmt.scaled,
             description=f"lesionbench synth {plan.scanner} {field:g}T {modality}",
         )
+    return images
 
-    flair_grid = grids["flair"]
-    spacing = tuple(float(s) for s in voxel_sizes(flair_grid.affine))
-    voxel_volume = float(np.prod(spacing))
-    fraction = np.clip(sampled_flair[1], 0.0, 1.0)
+
+def _truth_on_flair_grid(
+    truth_maps: list[np.ndarray],
+    lesion_maps: LesionMaps,
+    anatomy: TemplateAnatomy,
+    warp: SubjectWarp,
+    geometry: SeriesGeometry,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Step 7, truth (no draws): lesion fraction, mask and owner ids, tissue fractions on the FLAIR grid."""
+    flair_grid = geometry.grids["flair"]
+    fraction = np.clip(truth_maps[0], 0.0, 1.0)
     truth = fraction >= 0.5
     labels = np.zeros(flair_grid.shape, np.int32)
     truth_idx = np.argwhere(truth)
@@ -251,16 +298,30 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         grown = np.where(
             lesion_maps.labels > 0, lesion_maps.labels, ndimage.grey_dilation(lesion_maps.labels, size=3)
         ).astype(np.float32)
-        (owner,) = sample_at_voxels([grown], [0], anatomy.affine, flair_grid, poses["flair"], warp.to_template, truth_idx)
+        (owner,) = sample_at_voxels(
+            [grown], [0], anatomy.affine, flair_grid, geometry.poses["flair"], warp.to_template, truth_idx
+        )
         labels[truth] = np.rint(owner).astype(np.int32)
         orphan = truth & (labels == 0)
         if orphan.any():
             # Vanishingly rare; keep mask, labels and fraction consistent by dropping them.
             fraction[orphan] = 0.0
             truth &= ~orphan
-    tissues = {k: np.clip(v, 0.0, 1.0) for k, v in zip(TRUTH_TISSUES, sampled_flair[2:5])}
+    tissues = {k: np.clip(v, 0.0, 1.0) for k, v in zip(TRUTH_TISSUES, truth_maps[1:4], strict=True)}
+    return fraction, truth, labels, tissues
 
-    contrast = _lesion_contrast(lesions, protocol, field, per_tissue)
+
+def _lesion_table(
+    lesions: list[Lesion],
+    truth: np.ndarray,
+    labels: np.ndarray,
+    fraction: np.ndarray,
+    flair_affine: np.ndarray,
+    voxel_volume: float,
+    field: float,
+    contrast: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """Step 8, the truth lesion table: one row per lesion that kept at least one voxel on the FLAIR grid."""
     n_ids = len(lesions) + 1
     counts = np.bincount(labels.ravel(), minlength=n_ids)
     soft = np.bincount(labels.ravel(), weights=fraction.ravel(), minlength=n_ids)
@@ -276,7 +337,7 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
     rows = []
     for les in visible:
         cvox = centroids[les.lesion_id]
-        cmm = (flair_grid.affine @ np.append(cvox, 1.0))[:3]
+        cmm = (flair_affine @ np.append(cvox, 1.0))[:3]
         rows.append(
             {
                 "lesion_id": les.lesion_id,
@@ -303,17 +364,31 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
                 **{f"contrast_{m}": float(contrast[m][les.lesion_id - 1]) for m in SYNTH_MODALITIES},
             }
         )
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
 
-    brain = (sum(tissues.values()) + fraction) >= 0.5
+
+def _delineate_raters(
+    plan: CasePlan,
+    n_raters: int,
+    truth: np.ndarray,
+    labels: np.ndarray,
+    flair: np.ndarray,
+    brain: np.ndarray,
+    spacing: tuple[float, float, float],
+    table: pd.DataFrame,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Step 9, raters (stream ``raters`` + k for rater k; the panel from :data:`RATER_PANEL_SEED`).
+
+    Returns each rater's mask and, per row of ``table``, how many raters detected that lesion.
+    """
     panel = make_rater_panel(n_raters, np.random.default_rng(RATER_PANEL_SEED))
     ids = table["lesion_id"].to_numpy(dtype=np.int64) if len(table) else np.zeros(0, np.int64)
     inputs = prepare_rater_inputs(
         truth,
         labels,
-        flair_float,
+        flair,
         brain,
-        spacing,  # type: ignore[arg-type]
+        spacing,
         ids,
         table["volume_mm3"].to_numpy() if len(table) else np.zeros(0),
         table["contrast_flair"].to_numpy() if len(table) else np.zeros(0),
@@ -325,11 +400,20 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         mask, detected = delineate(inputs, panel[k], _stream(plan.seed, "raters", k))
         rater_masks.append(mask)
         detected_count += detected
-    if len(table):
-        table["n_raters_detected"] = detected_count
+    return rater_masks, detected_count
 
-    pair = pairwise_dice(rater_masks)
-    transforms = {
+
+def _transforms_record(
+    plan: CasePlan,
+    n_raters: int,
+    images: dict[str, RawImage],
+    geometry: SeriesGeometry,
+    warp: SubjectWarp,
+    ventricle_enlargement: float,
+) -> dict:
+    """The ``truth_transforms`` JSON: how template, subject, scanner and raw voxels relate."""
+    files = case_files(plan, n_raters)
+    return {
         "template": "MNI ICBM152 2009 nlin sym (nilearn, 1 mm), world mm",
         "convention": (
             "template point q -> subject point x = q + u(q), u read from warp_template_to_subject.nii.gz "
@@ -339,18 +423,58 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         "warp_file": "warp_template_to_subject.nii.gz",
         "images": {
             m: {
-                "file": case_files(plan, n_raters)[m],
+                "file": files[m],
                 "affine": np.round(images[m].affine, 6).tolist(),
-                "pose_subject_to_scanner": np.round(poses[series_of[m]], 6).tolist(),
-                "orientation": "".join(axcodes[series_of[m]]),
-                "voxel_mm": [round(v, 4) for v in voxels[series_of[m]]],
-                "shape": list(grids[series_of[m]].shape),
+                "pose_subject_to_scanner": np.round(geometry.poses[_SERIES_OF[m]], 6).tolist(),
+                "orientation": "".join(geometry.axcodes[_SERIES_OF[m]]),
+                "voxel_mm": [round(v, 4) for v in geometry.voxels[_SERIES_OF[m]]],
+                "shape": list(geometry.grids[_SERIES_OF[m]].shape),
             }
             for m in SYNTH_MODALITIES
         },
         "min_jacobian_subject_to_template": round(warp.min_jacobian, 4),
         "ventricle_enlargement": round(ventricle_enlargement, 4),
     }
+
+
+def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateAnatomy | None = None) -> SimulatedCase:
+    """Simulate one case in memory: raw images, rater masks and truth, nothing written.
+
+    ``anatomy``: the template anatomy on the preset's grid when the caller has it already
+    (:func:`~lesionbench.synth.anatomy.read_template_anatomy`); built here otherwise.
+    The steps, each drawing only from its own named stream (``docs/synthetic-cohort.md``):
+    anatomy, lesions, tissue signal, series geometry, imaging, scanner, truth, lesion table, raters.
+    """
+    spec = get_preset(preset)
+    case_files(plan, n_raters)  # validates n_raters
+    protocol = CENTER_PROTOCOLS[plan.center]
+    field = float(plan.field_strength)
+    if anatomy is None:
+        anatomy = load_template_anatomy(spec.anatomy_mm)
+    elif not np.isclose(anatomy.spacing_mm, spec.anatomy_mm):
+        raise ValueError(f"preset {preset} simulates on a {spec.anatomy_mm:g} mm anatomy, not {anatomy.spacing_mm:g} mm")
+
+    warp, ventricle_enlargement = _subject_anatomy(plan, spec, anatomy)
+    lesions, severity, lesion_maps = _subject_lesions(plan, spec, anatomy)
+    signals, per_tissue = _signal_maps(anatomy, lesion_maps, protocol, field)
+    geometry = _series_geometry(plan, spec, protocol, anatomy)
+    sampled, truth_maps = _sample_series(signals, lesion_maps, anatomy, warp, geometry)
+    images = _scanner_images(plan, protocol, geometry, sampled, per_tissue)
+    flair_affine = geometry.grids["flair"].affine
+    fraction, truth, labels, tissues = _truth_on_flair_grid(truth_maps, lesion_maps, anatomy, warp, geometry)
+    contrast = _lesion_contrast(lesions, protocol, field, per_tissue)
+    sx, sy, sz = (float(s) for s in voxel_sizes(flair_affine))
+    spacing = (sx, sy, sz)
+    voxel_volume = float(np.prod(spacing))
+    table = _lesion_table(lesions, truth, labels, fraction, flair_affine, voxel_volume, field, contrast)
+
+    brain = (sum(tissues.values()) + fraction) >= 0.5
+    flair = images["flair"].data.astype(np.float32)
+    rater_masks, detected_count = _delineate_raters(plan, n_raters, truth, labels, flair, brain, spacing, table)
+    if len(table):
+        table["n_raters_detected"] = detected_count
+
+    pair = pairwise_dice(rater_masks)
     summary = {
         "case_id": plan.case_id,
         "preset": preset,
@@ -361,7 +485,7 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         "split": plan.split,
         "severity": round(severity, 4),
         "n_lesions_drawn": len(lesions),
-        "n_lesions_visible": len(visible),
+        "n_lesions_visible": len(table),
         "lesion_load_ml": round(float(truth.sum()) * voxel_volume / 1000.0, 4),
         "snr_wm": round(1.0 / protocol.noise, 2),
         "bias_log_range": protocol.bias,
@@ -374,12 +498,12 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         plan=plan,
         images=images,
         raters=rater_masks,
-        flair_affine=flair_grid.affine,
+        flair_affine=flair_affine,
         lesion_fraction=fraction,
         lesion_labels=labels,
         tissues=tissues,
         lesion_table=table,
-        transforms=transforms,
+        transforms=_transforms_record(plan, n_raters, images, geometry, warp, ventricle_enlargement),
         warp_to_subject=(warp.to_subject.field, warp.to_subject.affine),
         summary=summary,
     )
