@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both set up a fresh venv
-# (pinned requirements) on first use; nothing else needs installing.
+# The two commands of the README: `make demo` and `make test` (contributors add `make lint`).
+# All set up a fresh venv (pinned requirements) on first use; nothing else needs installing.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,9 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# Python paths that ruff lints and format-checks; mypy reads its paths from pyproject.toml (src/).
+PY_PATHS := src tests workflow/scripts benchmarks
+
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/mypy
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

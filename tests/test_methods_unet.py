@@ -10,6 +10,7 @@ import torch
 from lesionbench.errors import ConfigError, InputError
 from lesionbench.methods.common import CaseArrays
 from lesionbench.methods import unet
+from lesionbench.methods.model_io import read_unet_model, write_unet_model
 
 SMALL = dict(channels=(4, 8, 16), strides=(2, 2), num_res_units=0, patch_size=(16, 16, 16), batch_size=2, sw_batch_size=2)
 
@@ -109,8 +110,8 @@ def test_checkpoint_round_trip_gives_the_same_prediction(tmp_path):
     cases = [easy_case(0)]
     params = unet.UNetParams(**SMALL, iterations=2, flip_tta=False)
     result = unet.train_unet(cases, params, seed=1)
-    torch.save(unet.checkpoint(result, params, ["zscore/flair", "zscore/t1"]), tmp_path / "model.pt")
-    model, loaded = unet.model_from_checkpoint(torch.load(tmp_path / "model.pt", weights_only=True))
+    write_unet_model(tmp_path / "model.pt", result, params, ["zscore/flair", "zscore/t1"])
+    model, loaded = read_unet_model(tmp_path / "model.pt")
     assert loaded == params
     a = unet.predict_unet(result.model, cases[0], params)[1]
     b = unet.predict_unet(model, cases[0], loaded)[1]

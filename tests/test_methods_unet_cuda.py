@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lesionbench.methods import unet
+from lesionbench.methods.model_io import read_unet_model, write_unet_model
 from lesionbench.methods.common import CaseArrays
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -52,8 +53,8 @@ def test_gpu_checkpoint_predicts_the_same_mask_on_the_cpu(tmp_path):
     cases = [easy_case(s) for s in range(3)]
     params = unet.UNetParams(**SMALL, iterations=120, learning_rate=1e-2, flip_tta=True, min_lesion_mm3=0)
     result = unet.train_unet(cases[:2], params, seed=1, device="cuda", threads=1)
-    torch.save(unet.checkpoint(result, params, ["zscore/flair", "zscore/t1"]), tmp_path / "model.pt")
-    model, loaded = unet.model_from_checkpoint(torch.load(tmp_path / "model.pt", weights_only=True, map_location="cpu"))
+    write_unet_model(tmp_path / "model.pt", result, params, ["zscore/flair", "zscore/t1"])
+    model, loaded = read_unet_model(tmp_path / "model.pt")
     gpu_mask, gpu_prob = unet.predict_unet(result.model, cases[2], params, device="cuda")
     cpu_mask, cpu_prob = unet.predict_unet(model, cases[2], loaded, device="cpu")
     # float16 autocast on the GPU against float32 on the CPU: probabilities agree to a few 1e-3

@@ -1,27 +1,20 @@
-"""Fit the Nyul standard scale of one modality on the training split (lesionbench.preprocess.harmonize)."""
+"""Fit the Nyul standard scale of one modality on the training split (lesionbench.preprocess.jobs)."""
 
 from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.io import load_mask, load_volume
-    from lesionbench.preprocess.harmonize import fit_nyul
+    from lesionbench.preprocess.jobs import fit_nyul_files
 
-    images, masks = [], []
-    for case, image, mask in zip(smk.params.cases, smk.input.images, smk.input.masks):
-        vol = load_volume(image, case=case)
-        images.append(vol.data)
-        masks.append(load_mask(mask, case=case, reference=vol).data)
-    opts = smk.params.nyul
-    scale = fit_nyul(
-        images,
-        masks,
-        modality=smk.wildcards.modality,
-        percentiles=opts["percentiles"],
-        scale_range=tuple(opts["scale_range"]),
-        cases=smk.params.cases,
+    fit_nyul_files(
+        smk.wildcards.modality,
+        smk.params.cases,
+        smk.input.images,
+        smk.input.masks,
+        smk.output[0],
+        percentiles=smk.params.nyul["percentiles"],
+        scale_range=smk.params.nyul["scale_range"],
     )
-    scale.to_json(smk.output[0])
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,26 +1,19 @@
-"""Optional NL-means denoising of one case's raw images (lesionbench.preprocess.bias.nlmeans_denoise)."""
-
-import os
+"""Optional NL-means denoising of one case's raw images (lesionbench.preprocess.jobs.denoise_case_files)."""
 
 from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    threads = 1 if smk.params.deterministic else max(1, int(smk.threads))
-    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
-    from pathlib import Path
+    from lesionbench.preprocess.jobs import denoise_case_files  # loads no ITK yet
 
-    import numpy as np
-
-    from lesionbench.io import load_volume, save_volume
-    from lesionbench.preprocess.bias import nlmeans_denoise
-
-    out = Path(smk.output[0])
-    out.mkdir(parents=True, exist_ok=True)
-    for modality in smk.params.modalities:
-        vol = load_volume(smk.input[modality], case=smk.wildcards.case)
-        data = nlmeans_denoise(vol.data, vol.affine, patch_radius=smk.params.patch_radius, search_radius=smk.params.search_radius)
-        save_volume(out / f"{modality}.nii.gz", data, vol.affine, dtype=np.float32)
+    denoise_case_files(
+        smk.wildcards.case,
+        {m: smk.input[m] for m in smk.params.modalities},
+        smk.output[0],
+        patch_radius=smk.params.patch_radius,
+        search_radius=smk.params.search_radius,
+        threads=1 if smk.params.deterministic else smk.threads,
+    )
 
 
 run_script(snakemake, main)  # noqa: F821
