@@ -136,10 +136,70 @@ def write_prediction(folder: str | Path, outcome: CaseOutcome, affine: np.ndarra
 
 
 def read_status(folder: str | Path) -> dict[str, Any]:
+    """The ``status.json`` of a prediction folder; ``missing`` when the folder has none."""
     path = Path(folder) / STATUS_FILE
     if not path.exists():
         return {"status": "missing", "error": f"no {STATUS_FILE} in {folder}"}
     return json.loads(path.read_text())
+
+
+STATUS_COLUMNS: tuple[str, ...] = ("method", "case_id", "status", "seconds", "error")
+TIMING_COLUMNS: tuple[str, ...] = ("method", "stage", "cases", "seconds_total", "seconds_median_per_case")
+
+
+def status_table(prediction_folders: Sequence[str | Path]) -> pd.DataFrame:
+    """Status and seconds per (method, case) from ``results/predictions/{method}/{case}`` folders."""
+    rows = []
+    for folder in prediction_folders:
+        status = read_status(folder)
+        rows.append(
+            {
+                "method": Path(folder).parent.name,
+                "case_id": Path(folder).name,
+                "status": status.get("status"),
+                "seconds": status.get("seconds"),
+                "error": status.get("error", ""),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+
+
+def timing_table(status: pd.DataFrame, model_records: Sequence[str | Path]) -> pd.DataFrame:
+    """Seconds per method: training (from each ``method.json``), then inference (from ``status``:
+    total and median per case over the cases that ran ``ok``)."""
+    timing = []
+    for record_path in model_records:
+        record = json.loads(Path(record_path).read_text())
+        timing.append(
+            {
+                "method": record["name"],
+                "stage": "train",
+                "cases": len(record.get("training_cases", [])),
+                "seconds_total": record.get("train_seconds"),
+                "seconds_median_per_case": None,
+            }
+        )
+    for method, group in status.groupby("method", sort=False):
+        ok = group[group["status"] == "ok"]
+        timing.append(
+            {
+                "method": method,
+                "stage": "infer",
+                "cases": len(ok),
+                "seconds_total": float(ok["seconds"].sum()),
+                "seconds_median_per_case": float(ok["seconds"].median()) if len(ok) else None,
+            }
+        )
+    return pd.DataFrame(timing, columns=list(TIMING_COLUMNS))
+
+
+def write_methods_tables(
+    prediction_folders: Sequence[str | Path], model_records: Sequence[str | Path], *, status_path: str | Path, timing_path: str | Path
+) -> None:
+    """The methods stage's tables: ``status.tsv`` (:func:`status_table`), ``timing.tsv`` (:func:`timing_table`)."""
+    status = status_table(prediction_folders)
+    status.to_csv(status_path, sep="\t", index=False)
+    timing_table(status, model_records).to_csv(timing_path, sep="\t", index=False)
 
 
 def write_model_record(folder: str | Path, record: Mapping[str, Any], curve: Sequence[Mapping[str, float]], *, x: str, y: str, title: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -162,6 +162,3 @@ def predict_forest(
     mask = remove_small_lesions(probability > params.threshold, case.spacing, params.min_lesion_mm3)
     return mask, probability
 
-
-def params_record(params: ForestParams) -> dict:
-    return asdict(params)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -236,20 +236,3 @@ def predict_unet(model: torch.nn.Module, case: CaseArrays, params: UNetParams, *
     mask = remove_small_lesions(probability > params.threshold, case.spacing, params.min_lesion_mm3)
     return mask, probability
 
-
-def checkpoint(result: TrainingResult, params: UNetParams, channel_names: Sequence[str]) -> dict:
-    """What ``torch.save`` stores: weights on CPU and everything needed to rebuild the network."""
-    return {
-        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        "params": asdict(params),
-        "in_channels": len(channel_names),
-        "channel_names": list(channel_names),
-    }
-
-
-def model_from_checkpoint(payload: dict) -> tuple[torch.nn.Module, UNetParams]:
-    params = UNetParams.from_mapping(dict(payload["params"]))
-    model = build_network(int(payload["in_channels"]), params)
-    model.load_state_dict(payload["state_dict"])
-    model.eval()
-    return model, params

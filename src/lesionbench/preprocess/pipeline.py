@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -62,6 +63,23 @@ class PreprocessSettings:
     brain_dilation_mm: float = 0.0
     max_rotation_deg: float = 20.0
     min_nmi: float = 1.02
+
+    @classmethod
+    def from_config(cls, opts: Mapping[str, Any], *, seed: int | None) -> PreprocessSettings:
+        """Settings from the ``preprocess:`` config section (unknown keys are ignored)."""
+        return cls(
+            registration_mm=float(opts["registration_mm"]),
+            template_mm=float(opts["template_mm"]),
+            rigid_iterations=tuple(int(i) for i in opts["rigid_iterations"]),
+            syn_iterations=tuple(int(i) for i in opts["syn_iterations"]),
+            seed=None if seed is None else int(seed),
+            n4_shrink_factor=int(opts["n4_shrink_factor"]),
+            n4_iterations=tuple(int(i) for i in opts["n4_iterations"]),
+            brain_threshold=float(opts["brain_threshold"]),
+            brain_dilation_mm=float(opts["brain_dilation_mm"]),
+            max_rotation_deg=float(opts["max_rotation_deg"]),
+            min_nmi=float(opts["min_nmi"]),
+        )
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,16 @@ import numpy as np
 
 from ..errors import InputError
 from .spatial import affine_of_ants, downsample, itk_affine_to_matrix, to_ants
+
+
+def configure_itk(threads: int, *, deterministic: bool = False, seed: int | None = None) -> None:
+    """Set ITK's thread count (one when ``deterministic``) and ANTs' random seed for this process.
+
+    ITK reads them when it is first loaded: call this before anything imports ants or SimpleITK.
+    """
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(1 if deterministic else max(1, int(threads)))
+    if seed is not None:
+        os.environ["ANTS_RANDOM_SEED"] = str(seed)
 
 
 class RegistrationError(InputError):
