@@ -26,7 +26,7 @@ SPACING = (1.5, 1.5, 1.8)
 
 
 def demo_case(seed: int):
-    from lesionbench.methods.common import CaseArrays
+    from lesionbench.methods.inputs import CaseArrays
 
     rng = np.random.default_rng(seed)
     grid = np.indices(SHAPE).astype(np.float32)
@@ -69,7 +69,7 @@ def main() -> None:
     from monai.inferers import sliding_window_inference
 
     from lesionbench.methods import classical, forest, unet
-    from lesionbench.methods.common import remove_small_lesions
+    from lesionbench.methods.postprocess import remove_small_lesions
 
     torch.set_num_threads(args.threads)
     train = [demo_case(s) for s in range(2)]

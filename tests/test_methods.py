@@ -15,7 +15,10 @@ from scipy import ndimage
 from lesionbench.errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
 from lesionbench.io import Volume, load_volume
 from lesionbench.methods import classical, forest
-from lesionbench.methods.common import CaseArrays, balanced_voxel_sample, dice, remove_small_lesions
+from lesionbench.methods.inputs import CaseArrays
+from lesionbench.methods.postprocess import remove_small_lesions
+from lesionbench.methods.sampling import balanced_voxel_sample
+from lesionbench.metrics.overlap import dice
 from lesionbench.methods.ensemble import fuse_members
 from lesionbench.methods.files import CaseOutcome, MethodFailedError, read_status, run_case, write_prediction
 from lesionbench.methods.participants import (
@@ -358,7 +361,7 @@ def test_run_case_records_or_stops(tmp_path):
     def broken():
         raise ValueError("boom")
 
-    outcome = run_case("m", "c2", broken, on_failure="record")
+    outcome = run_case("m", "c2", broken, on_failure="flag")
     assert outcome.status == "failed" and "case c2: ValueError: boom" in outcome.error
     with pytest.raises(MethodFailedError, match="method m failed on case c2"):
         run_case("m", "c2", broken, on_failure="stop")

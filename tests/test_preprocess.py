@@ -26,7 +26,8 @@ from lesionbench.preprocess.spatial import (
     world_points,
 )
 from lesionbench.preprocess.pipeline import MissingModalityError, PreprocessSettings, check_rigid, preprocess_case
-from lesionbench.preprocess.quality import dice, transform_error_mm
+from lesionbench.metrics.overlap import dice
+from lesionbench.preprocess.quality import transform_error_mm
 from lesionbench.preprocess.registration import RegistrationError, RigidResult, estimate_rigid, mni_template
 
 VOX = 3.0

@@ -7,9 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-#: The importers' layouts (:data:`lesionbench.cohort.importers.LAYOUTS`), written out so that
-#: building the parser imports no science; tests/test_cli_startup.py checks they agree.
-LAYOUTS: tuple[str, ...] = ("msseg2016", "msseg2", "bids")
+from .layout import LAYOUTS
 
 
 def add_import_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -3,7 +3,8 @@
 Source: Commowick et al., Sci Rep 8:13650 (2018) and the 2016 distribution layout
 (``Training|Testing/Center_XX/Patient_YY/{Raw_Data,Preprocessed_Data,Masks}``), see
 ``docs/data-and-preprocessing.md`` section 1. The synthetic cohort writes this layout and
-the importer reads it, so both use the names defined here.
+the importer reads it, so both use the names defined here. Standard library only: the
+``lesionbench import`` parser and the workflow's config checks read these names cheaply.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 
 #: Modalities lesionbench knows, in sheet column order.
 MODALITIES: tuple[str, ...] = ("flair", "t1", "t2", "pd", "t1gd")
+
+#: Dataset layouts :func:`lesionbench.cohort.importers.import_dataset` reads.
+LAYOUTS: tuple[str, ...] = ("msseg2016", "msseg2", "bids")
 
 #: File stems of the raw images in ``Raw_Data/`` per modality.
 RAW_STEMS: dict[str, str] = {

@@ -21,14 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
-# The package's __init__ has already imported these (and numpy) by the time this module runs,
-# so the parser takes them from their owners rather than from copies.
-from .fusion import METHODS
-from .region import DEFAULT_DILATION, REGIONS
+from .options import DEFAULT_DILATION, MAP_MODE_NAMES, METHODS, REGIONS
 
 if TYPE_CHECKING:
     import numpy as np
-
 
 
 def _number(value: float) -> float | None:
@@ -164,7 +160,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="computation region: grid (whole image), brain (--mask), union (raters' union dilated by --dilation)",
     )
     p.add_argument("--dilation", type=int, default=DEFAULT_DILATION, help="union region dilation (voxels, ITK ball)")
-    p.add_argument("--map-mode", choices=("ml", "diag", "full"), default="diag", help="MAP-STAPLE / local LOP prior")
+    p.add_argument("--map-mode", choices=MAP_MODE_NAMES, default="diag", help="MAP-STAPLE / local LOP prior")
     p.add_argument("--half-size", type=int, default=2, help="local LOP-STAPLE window half-size (voxels)")
     p.add_argument(
         "--guard",

@@ -1,4 +1,4 @@
-"""One entry point for every fusion method: :func:`fuse` dispatches by name."""
+"""One entry point for every fusion method: :func:`fuse` dispatches by name (:data:`.options.METHODS`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,8 @@ from .base import ConsensusResult
 from .lop import local_lop_staple, lop_staple
 from .map_staple import map_staple
 from .ml_staple import staple
+from .options import METHODS
 from .vote import majority_vote
-
-#: Method names accepted by :func:`fuse`.
-METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-staple", "majority")
-#: Methods that run EM (and whose answer depends on the computation region).
-EM_METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-staple")
 
 _FUNCTIONS: dict[str, Any] = {
     "staple": staple,

@@ -28,10 +28,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import ConsensusResult, _check_threshold, check_votes, empty_result
+from .options import DEFAULT_DILATION
 from .patterns import _patterns, _votes_outside
-from .region import DEFAULT_DILATION, region_or_default
-
-MAP_MODES: tuple[str | None, ...] = (None, "diag", "full")
+from .region import region_or_default
 
 
 def map_pseudo_counts(

@@ -14,18 +14,12 @@ Three documented choices:
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ConfigError, GridMismatchError
 from .base import _check_mask, check_votes
-
-RegionKind = Literal["grid", "brain", "union"]
-REGIONS: tuple[str, ...] = ("grid", "brain", "union")
-#: Anima's default dilation radius (voxels) of the raters' union (``--mask-dil``).
-DEFAULT_DILATION = 2
+from .options import DEFAULT_DILATION, REGIONS
 
 
 def itk_ball(radius: int, ndim: int = 3) -> np.ndarray:
@@ -110,4 +104,4 @@ def region_or_default(
     return union_region(votes, int(dilation))
 
 
-__all__ = ["DEFAULT_DILATION", "REGIONS", "fusion_region", "itk_ball", "union_region"]
+__all__ = ["fusion_region", "itk_ball", "union_region"]

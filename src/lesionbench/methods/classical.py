@@ -18,7 +18,9 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
-from .common import CaseArrays, dice, params_from_mapping, remove_small_lesions
+from ..metrics.overlap import dice
+from .inputs import CaseArrays, params_from_mapping
+from .postprocess import remove_small_lesions
 
 #: 1 / Phi^-1(3/4): makes the MAD a consistent estimator of the SD under normality.
 MAD_TO_SD = 1.4826

@@ -7,14 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-
-def reorient_canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # Same as geometry.reorient_canonical, repeated so figures need no ANTs environment.
-    import nibabel as nib
-
-    img = nib.as_closest_canonical(nib.Nifti1Image(np.asarray(data), np.asarray(affine, dtype=float)))
-    return np.asarray(img.dataobj), np.asarray(img.affine, dtype=float)
+from .spatial import reorient_canonical  # nibabel + scipy, no ANTs
 
 
 def _axial(data: np.ndarray, affine: np.ndarray, z: int | None = None) -> tuple[np.ndarray, int]:

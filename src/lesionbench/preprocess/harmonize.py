@@ -31,8 +31,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ..errors import ConfigError, InputError
-
-SCHEMES: tuple[str, ...] = ("zscore", "whitestripe", "nyul", "histmatch", "none")
+from .options import HARMONIZATION_SCHEMES
 
 #: Which histogram peak is normal-appearing white matter, per modality (Shinohara et al. 2014).
 WHITESTRIPE_PEAK: dict[str, str] = {"t1": "last", "t1gd": "last", "t2": "largest", "flair": "largest", "pd": "first"}
@@ -238,7 +237,7 @@ def harmonize(
     whitestripe_width: float = 0.05,
     case: str | None = None,
 ) -> np.ndarray:
-    """Dispatch one scheme (see :data:`SCHEMES`)."""
+    """Dispatch one scheme (see :data:`.options.HARMONIZATION_SCHEMES`)."""
     if scheme == "zscore":
         return zscore(image, mask, case=case)
     if scheme == "whitestripe":
@@ -255,4 +254,4 @@ def harmonize(
         return histogram_match(image, mask, reference[0], reference[1], case=case)
     if scheme == "none":
         return _masked(image, mask, _brain_values(image, mask, case))
-    raise ConfigError(f"unknown harmonization scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
+    raise ConfigError(f"unknown harmonization scheme {scheme!r}; choose from {', '.join(HARMONIZATION_SCHEMES)}")

@@ -5,7 +5,7 @@
   joint histogram; 1 = independent, 2 = one determines the other.
 * Registration with truth (synthetic cohort): the displacement between estimated and true
   transform at every brain voxel of the fixed grid (mean and max, mm).
-* Brain mask: Dice = 2|A n B| / (|A| + |B|).
+* Brain mask: Dice = 2|A n B| / (|A| + |B|) (:func:`lesionbench.metrics.overlap.dice`).
 * Harmonization: the 1-Wasserstein distance between two centers' pooled normal-appearing-WM
   intensity distributions (``scipy.stats.wasserstein_distance``), reported raw and divided by a
   scale of the same intensity space (the mean over cases of the brain-intensity SD), so that
@@ -21,13 +21,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    a = np.asarray(a, dtype=bool)
-    b = np.asarray(b, dtype=bool)
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.count_nonzero(a & b)) / total
 
 
 def _entropy(p: np.ndarray) -> float:

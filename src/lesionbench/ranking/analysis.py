@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .bootstrap import BootstrapResult, bootstrap_task
-from .schemes import METHODSPLOT_SCHEMES, NaTreat, Scheme, TaskRanking, apply_na_treat, consensus_ranking, get_scheme, rank_task
+from .options import METHODSPLOT_SCHEMES, NaTreat, Scheme, get_scheme
+from .schemes import TaskRanking, apply_na_treat, consensus_ranking, rank_task
 from .significance import SignificanceResult, test_then_rank_loss
 from .table import RANKED_KINDS, TaskMatrix, task_matrix
 

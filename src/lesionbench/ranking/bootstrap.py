@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .schemes import NaTreat, Scheme, apply_na_treat, get_scheme, rank_loss
+from .options import NaTreat, Scheme, get_scheme
+from .schemes import apply_na_treat, rank_loss
 from .table import TaskMatrix
 
 #: Samples ranked per array operation; bounds memory of test-then-rank to ~100 MB at K=15, N=38.

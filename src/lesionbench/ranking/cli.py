@@ -14,13 +14,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import DEFAULT_SEED
 from ..errors import ConfigError
 
-# The package's __init__ has already imported these (and numpy/pandas) by the time this module
-# runs, so the parser takes them from their owners rather than from copies.
-from .leaderboard import DEFAULT_LEADERBOARD_METRICS
-from .schemes import SCHEMES
-from .strata import STRATA
+from .options import DEFAULT_LEADERBOARD_METRICS, SCHEMES, STRATA, RankingOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheme", choices=SCHEME_NAMES, default="mean-then-rank", help="scheme of the analysis and bootstrap (default: %(default)s)")
     p.add_argument("--na-treat", type=_na_treat, default="worst", help="missing values: worst, na.rm, last or a number (default: worst)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the bootstrap and podium tie-breaks (default: the workflow's, lesionbench.ranking.pipeline.DEFAULT_SEED = 2016)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap and podium tie-breaks (default: %(default)s, the config's seed)")
     p.add_argument("--strata", nargs="*", choices=STRATA, default=["center", "seen_center", "load_tertile"], help="leaderboards per stratum")
     p.add_argument("--figures", action="store_true", help="also draw the figures (PNG) into OUT/figures")
     p.set_defaults(func=run)
@@ -75,7 +72,7 @@ def _pick_reference(table: pd.DataFrame, requested: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .pipeline import RankingOptions, run_ranking
+    from .pipeline import run_ranking
     from .table import read_metrics_table
 
     table = read_metrics_table(args.metrics_table)
@@ -88,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         scheme=args.scheme,
         na_treat=args.na_treat,
         n_bootstrap=args.bootstrap,
-        **({} if args.seed is None else {"seed": args.seed}),
+        seed=args.seed,
         strata=tuple(args.strata),
         figures=args.figures,
     )

@@ -22,7 +22,8 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 
 from ..errors import ConfigError  # noqa: E402
 from .bootstrap import BootstrapResult  # noqa: E402
-from .schemes import apply_na_treat, per_case_ranks  # noqa: E402
+from .ranks import per_case_ranks  # noqa: E402
+from .schemes import apply_na_treat  # noqa: E402
 from .significance import SignificanceResult  # noqa: E402
 from .table import NOT_APPLICABLE, RANKED_KINDS, TaskMatrix, cell_values  # noqa: E402
 

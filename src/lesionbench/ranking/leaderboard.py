@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .schemes import NaTreat, apply_na_treat, check_na_treat, per_case_ranks, r_mean, rank_min
+from .options import DEFAULT_LEADERBOARD_METRICS, NaTreat
+from .ranks import per_case_ranks, r_mean, rank_min
+from .schemes import apply_na_treat, check_na_treat
 from .table import NOT_APPLICABLE, RANKED_KINDS, cell_values, task_matrix
-
-DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
 
 #: The rank-aggregation rule, in one sentence, for the Markdown table and the report.
 LEADERBOARD_RULE = (

@@ -9,7 +9,6 @@ tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,8 @@ import pandas as pd
 from ..errors import ConfigError
 from .analysis import Analysis, analyse, analysis_tables
 from .leaderboard import leaderboard_markdown, msseg_leaderboard
+from .options import RankingOptions
 from .strata import leaderboard_by_stratum
-
-#: Default seed of the bootstrap and the podium's random tie-breaks; the same value as the
-#: ``ranking.seed`` default of the workflow config (``config/schemas/config.schema.yaml``).
-DEFAULT_SEED: int = 2016
 
 #: Figures drawn per analysis metric, ``figures/<name>_<metric>.png``.
 FIGURES: tuple[str, ...] = (
@@ -37,21 +33,6 @@ FIGURES: tuple[str, ...] = (
 )
 #: Figures drawn once, ``figures/<name>.png``.
 SUMMARY_FIGURES: tuple[str, ...] = ("kendall_tau_violin", "scheme_lineplot")
-
-
-@dataclass(frozen=True)
-class RankingOptions:
-    reference: str
-    metrics: tuple[str, ...] = ("dice", "lesion_f1")
-    weights: tuple[float, ...] | None = None
-    analysis_metrics: tuple[str, ...] = ("dice", "lesion_f1")
-    scheme: str = "mean-then-rank"
-    na_treat: str | float = "worst"
-    n_bootstrap: int = 1000
-    seed: int = DEFAULT_SEED
-    strata: tuple[str, ...] = ("center", "seen_center", "load_tertile")
-    figures: bool = True
-    rater_reference: str | None = None
 
 
 def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -> pd.DataFrame:

@@ -6,7 +6,7 @@ leading batch axes, e.g. bootstrap samples), where smaller is better: a higher-b
 metric is negated, a signed error is taken in absolute value (:func:`to_loss`). Ranks are
 1 = best with ties ``"min"`` (R ``rank(ties.method="min")`` = ``scipy.stats.rankdata(method="min")``),
 computed on the raw aggregates, as challengeR does (no rounding). The mean is R's
-``mean.default`` (:func:`r_mean`: a long-double sum, divided by n, plus the mean residual),
+``mean.default`` (:func:`.ranks.r_mean`: a long-double sum, divided by n, plus the mean residual),
 so two entries whose values are the same multiset of numbers in another order get the
 same mean and tie, as in R.
 
@@ -48,57 +48,15 @@ import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from scipy import stats
 
 from ..errors import ConfigError
+from .options import Aggregate, NaTreat, Scheme, get_scheme
+from .ranks import r_mean, rank_min
+from .significance import test_then_rank_loss
 from .table import MetricSpec, TaskMatrix
-
-NaTreat = str | float
-Aggregate = Literal["mean", "median"]
-SchemeKind = Literal["aggregate-then-rank", "rank-then-aggregate", "test-then-rank"]
-
-
-@dataclass(frozen=True)
-class Scheme:
-    """A ranking scheme: its kind, aggregate (``mean``/``median``), and the test settings."""
-
-    kind: SchemeKind
-    aggregate: Aggregate = "mean"
-    alpha: float = 0.05
-    p_adjust: Literal["none", "holm"] = "none"
-
-    @property
-    def name(self) -> str:
-        if self.kind == "aggregate-then-rank":
-            return f"{self.aggregate}-then-rank"
-        if self.kind == "rank-then-aggregate":
-            return f"rank-then-{self.aggregate}"
-        return "test-then-rank" + ("" if self.p_adjust == "none" else f"-{self.p_adjust}")
-
-
-#: Named schemes: the five of challengeR's ``methodsplot`` (``R/methodsplot.R``) + Holm.
-SCHEMES: dict[str, Scheme] = {
-    "mean-then-rank": Scheme("aggregate-then-rank", "mean"),
-    "median-then-rank": Scheme("aggregate-then-rank", "median"),
-    "rank-then-mean": Scheme("rank-then-aggregate", "mean"),
-    "rank-then-median": Scheme("rank-then-aggregate", "median"),
-    "test-then-rank": Scheme("test-then-rank"),
-    "test-then-rank-holm": Scheme("test-then-rank", p_adjust="holm"),
-}
-#: The line plot across schemes uses these (challengeR ``methodsplot``).
-METHODSPLOT_SCHEMES: tuple[str, ...] = ("test-then-rank", "mean-then-rank", "median-then-rank", "rank-then-mean", "rank-then-median")
-
-
-def get_scheme(scheme: str | Scheme) -> Scheme:
-    if isinstance(scheme, Scheme):
-        return scheme
-    try:
-        return SCHEMES[scheme]
-    except KeyError:
-        raise ConfigError(f"unknown ranking scheme {scheme!r}; choose from {', '.join(SCHEMES)}") from None
 
 
 def to_loss(values: np.ndarray, spec: MetricSpec) -> np.ndarray:
@@ -142,49 +100,12 @@ def apply_na_treat(values: np.ndarray, spec: MetricSpec, na_treat: NaTreat = "wo
     return np.where(np.isnan(loss), fill, loss)
 
 
-def rank_min(loss: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Ranks along ``axis`` (1 = smallest loss), ties ``"min"``, NaN ranked last as challengeR's
-    ``rankNA2``: every NaN gets ``max(rank of the non-NaN) + 1`` (1 if all are NaN)."""
-    loss = np.asarray(loss, dtype=float)
-    nan = np.isnan(loss)
-    if not nan.any():
-        return stats.rankdata(loss, method="min", axis=axis)
-    ranks = stats.rankdata(loss, method="min", axis=axis, nan_policy="omit")
-    top = np.nanmax(np.where(nan, 0.0, ranks), axis=axis, keepdims=True)
-    return np.where(nan, top + 1.0, ranks)
-
-
 @contextmanager
 def _quiet_nan_warnings():
     """Silence "Mean of empty slice": an all-missing entry is a legitimate NaN aggregate."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def r_mean(x: np.ndarray, *, skip_nan: bool = False) -> np.ndarray:
-    """Mean along the last axis computed as R's ``mean.default`` (``summary.c``): a
-    sequential sum in C ``long double``, divided by n, then the mean of the residuals
-    ``x - s`` (again summed in long double) added, and the result rounded to double.
-
-    Bit-identical to R where numpy's ``longdouble`` is the C ``long double`` R was built
-    with (x86-64 Linux: 80-bit extended); where long double is plain double (e.g. MSVC
-    builds) it is still the two-pass mean. ``skip_nan`` averages the non-NaN cells (R's
-    ``na.rm=TRUE``); an all-NaN (or empty) row gives NaN.
-    """
-    x = np.asarray(x, dtype=float)
-    present = ~np.isnan(x)
-    if not skip_nan:
-        present = np.ones(x.shape, dtype=bool)
-    n = present.sum(axis=-1)
-    xl = np.where(present, x, 0.0).astype(np.longdouble)
-    with np.errstate(all="ignore"):
-        # cumsum is sequential (np.sum is pairwise); its last element is R's running sum.
-        s = (np.cumsum(xl, axis=-1)[..., -1] if x.shape[-1] else np.zeros(x.shape[:-1], np.longdouble)) / n
-        resid = np.where(present, xl - s[..., None], 0.0)
-        t = np.cumsum(resid, axis=-1)[..., -1] if x.shape[-1] else 0.0
-        out = np.where(np.isfinite(s), s + t / n, s)
-    return np.where(n > 0, out.astype(float), np.nan)
 
 
 def _aggregate(x: np.ndarray, how: Aggregate, *, skip_nan: bool) -> np.ndarray:
@@ -219,11 +140,6 @@ def rank_then_aggregate(loss: np.ndarray, aggregate: Aggregate = "mean", na_trea
     with np.errstate(all="ignore"), _quiet_nan_warnings():
         agg = _aggregate(per_case, aggregate, skip_nan=True)
     return agg, rank_min(agg, axis=-1)
-
-
-def per_case_ranks(loss: np.ndarray) -> np.ndarray:
-    """Ranks of the entries within each case (axis -2), ties min, NaN last (rankNA2)."""
-    return rank_min(loss, axis=-2)
 
 
 @dataclass(frozen=True)
@@ -273,8 +189,6 @@ def rank_loss(loss: np.ndarray, scheme: Scheme, na_treat: NaTreat = "worst") -> 
         agg, ranks = rank_then_aggregate(loss, scheme.aggregate, na_treat)
         return agg, ranks, {}
     if scheme.kind == "test-then-rank":
-        from .significance import test_then_rank_loss
-
         res = test_then_rank_loss(loss, alpha=scheme.alpha, p_adjust=scheme.p_adjust, na_treat=na_treat)
         return res.score, res.rank, {"p_adjusted": res.p_adjusted, "significant": res.significant}
     raise ConfigError(f"unknown scheme kind {scheme.kind!r}")

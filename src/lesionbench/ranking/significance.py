@@ -39,7 +39,8 @@ import numpy as np
 from scipy import stats
 
 from ..errors import ConfigError
-from .schemes import NaTreat, rank_min
+from .options import NaTreat
+from .ranks import rank_min
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ al., Sci Rep 8:13650, 2018). Strata:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,22 +24,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..metrics.info import SIZE_BIN_SEPARATOR, SIZE_BINS_MM3, size_bin_label
 from .leaderboard import msseg_leaderboard
-from .table import SIZE_BIN_SEPARATOR
+from .options import STRATA
 
-STRATA: tuple[str, ...] = ("center", "seen_center", "load_tertile", "lesion_size")
 TERTILE_LABELS: tuple[str, str, str] = ("low", "medium", "high")
-#: Lesion-size bin edges in mm^3 (3 mm^3 is MS-SEG 2016's minimum lesion volume).
-DEFAULT_LESION_SIZE_EDGES_MM3: tuple[float, ...] = (3.0, 10.0, 50.0, 500.0)
 
 
-def lesion_size_bin_labels(volumes_mm3: np.ndarray, edges: Sequence[float] = DEFAULT_LESION_SIZE_EDGES_MM3) -> np.ndarray:
-    """Bin labels such as ``"3-10mm3"`` / ``">=500mm3"`` for lesion volumes (``"<3mm3"`` below the first edge)."""
-    edges = np.asarray(edges, dtype=float)
-    if edges.ndim != 1 or edges.size < 1 or np.any(np.diff(edges) <= 0):
-        raise ConfigError(f"lesion size edges must be increasing, got {edges.tolist()}")
-    names = [f"<{edges[0]:g}mm3"] + [f"{a:g}-{b:g}mm3" for a, b in zip(edges[:-1], edges[1:])] + [f">={edges[-1]:g}mm3"]
-    idx = np.digitize(np.asarray(volumes_mm3, dtype=float), edges)
+def lesion_size_bin_labels(volumes_mm3: np.ndarray, edges: Sequence[float] | None = None) -> np.ndarray:
+    """Bin labels such as ``"3-10mm3"`` / ``">=500mm3"`` for lesion volumes (``"<3mm3"`` below the
+    first edge). The default edges are the metrics stage's size bins
+    (:data:`lesionbench.metrics.info.SIZE_BINS_MM3`), labelled as its per-bin metric names are."""
+    lows = np.asarray([low for low, _ in SIZE_BINS_MM3] if edges is None else edges, dtype=float)
+    if lows.ndim != 1 or lows.size < 1 or np.any(np.diff(lows) <= 0):
+        raise ConfigError(f"lesion size edges must be increasing, got {lows.tolist()}")
+    bounds = [*lows.tolist(), math.inf]
+    names = [f"<{lows[0]:g}mm3"] + [size_bin_label(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    idx = np.digitize(np.asarray(volumes_mm3, dtype=float), lows)
     return np.asarray(names, dtype=object)[idx]
 
 

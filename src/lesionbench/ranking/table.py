@@ -29,6 +29,7 @@ import pandas as pd
 from ..errors import ConfigError, MissingFileError, SheetError
 from ..metrics.info import (
     NAN_STATUSES,
+    STATUSES,
     NOT_APPLICABLE,
     METRIC_INFO,
     SIZE_BIN_SEPARATOR,
@@ -36,7 +37,6 @@ from ..metrics.info import (
     metric_info,
     ranking_value,
 )
-from ..metrics.info import STATUSES as _STATUS_ORDER
 
 #: Column order of the long table; every column is required.
 METRICS_COLUMNS: tuple[str, ...] = (
@@ -53,7 +53,6 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "status",  # "ok" | "both_empty" | "empty_reference" | "not_applicable" | "undefined" | "missing" | "failed"
 )
 ENTRY_KINDS: frozenset[str] = frozenset({"method", "ensemble", "rater"})
-STATUSES: frozenset[str] = frozenset(_STATUS_ORDER)
 #: Entry kinds ranked by default; raters are scored but never ranked among methods.
 RANKED_KINDS: tuple[str, ...] = ("method", "ensemble")
 

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 #: Regions used for lesion placement (Pongratz et al., NeuroImage Clin 2023; Filippi et al. 2019).
-REGIONS: tuple[str, ...] = ("periventricular", "deep", "juxtacortical", "infratentorial")
+LESION_REGIONS: tuple[str, ...] = ("periventricular", "deep", "juxtacortical", "infratentorial")
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def read_template_anatomy(path: str | Path, spacing_mm: float) -> TemplateAnatom
         if not np.isclose(saved, spacing_mm):
             raise ValueError(f"{path}: template anatomy is on a {saved:g} mm grid, this preset needs {spacing_mm:g} mm")
         arrays = {name: data[name] for name in _ARRAYS}
-        candidates = {region: data[f"candidates_{region}"] for region in REGIONS}
+        candidates = {region: data[f"candidates_{region}"] for region in LESION_REGIONS}
     return TemplateAnatomy(spacing_mm=saved, candidates=candidates, **arrays)
 
 

@@ -8,10 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+from .. import DEFAULT_SEED
 from ..errors import ConfigError
 
-# The package's __init__ has already imported the presets (and numpy/scipy) by the time this
-# module runs, so the parser takes the names from their owner rather than from a copy.
 from .plan import PRESETS
 
 PRESET_NAMES: tuple[str, ...] = tuple(sorted(PRESETS))
@@ -27,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="cohort size and resolution (default: demo)")
-    parser.add_argument("--seed", type=int, default=0, help="cohort seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="cohort seed (default: %(default)s, the config's seed)")
     parser.add_argument("--out", required=True, type=Path, help="output root (MS-SEG 2016 layout + truth/)")
     parser.add_argument("--raters", type=int, default=7, help="number of simulated raters (default: 7)")
     parser.add_argument("--cases", nargs="+", metavar="ID", help="only these case ids (default: all)")

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
-from .anatomy import REGIONS, TemplateAnatomy
+from .anatomy import LESION_REGIONS, TemplateAnatomy
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,8 @@ def sample_lesions(anatomy: TemplateAnatomy, model: LesionModel, rng: np.random.
     lesions: list[Lesion] = []
     group = 0
     while len(lesions) < count:
-        region_i = int(rng.choice(len(REGIONS), p=weights))
-        region = REGIONS[region_i]
+        region_i = int(rng.choice(len(LESION_REGIONS), p=weights))
+        region = LESION_REGIONS[region_i]
         pool = anatomy.candidates[region]
         if pool.size == 0:
             continue

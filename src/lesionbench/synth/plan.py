@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..cohort.layout import (
     MSSEG2016_CENTERS,
     RATER_STEM,
@@ -128,6 +126,8 @@ def plan_cohort(preset: str, seed: int, n_raters: int = 7) -> list[CasePlan]:
     Case seeds come from ``numpy.random.SeedSequence(seed).spawn``, one child per case in the
     preset's fixed order, so a case's seed depends only on the cohort seed and its position.
     """
+    import numpy as np  # here, not at import: the ``synth`` verb's parser reads the presets only
+
     spec = get_preset(preset)
     _check_raters(n_raters)
     if int(seed) != seed or seed < 0:
