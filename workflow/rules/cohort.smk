@@ -5,9 +5,9 @@ if SYNTHETIC:
 
     rule synthesize_anatomy:
         output:
-            "results/cohort/synthetic_anatomy.npz",
+            paths.SYNTHETIC_ANATOMY,
         log:
-            "logs/synthesize_anatomy.log",
+            paths.log("synthesize_anatomy"),
         conda:
             "../../envs/synth.yaml"
         threads: 1
@@ -15,28 +15,24 @@ if SYNTHETIC:
             mem_mb=scaled_mem(3000),
             runtime=5,
         params:
-            preset=config["synthetic"]["preset"],
+            preset=SYNTHETIC_PRESET,
         script:
             "../scripts/synthesize_anatomy.py"
 
     rule synthesize_case:
         input:
-            anatomy="results/cohort/synthetic_anatomy.npz",
+            anatomy=paths.SYNTHETIC_ANATOMY,
         output:
             **synth_truth_outputs(),
-            flair=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/3DFLAIR.nii.gz",
-            t1=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/3DT1.nii.gz",
-            t2=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/T2.nii.gz",
-            pd=f"{SYNTHETIC_ROOT}/{{case_dir}}/Raw_Data/DP.nii.gz",
-            raters=expand(
-                f"{SYNTHETIC_ROOT}/{{case_dir}}/Masks/ManualSegmentation_{{k}}.nii.gz",
-                k=range(1, N_RATERS + 1),
-                allow_missing=True,
-            ),
+            flair=paths.synthetic_case_file("Raw_Data/3DFLAIR.nii.gz"),
+            t1=paths.synthetic_case_file("Raw_Data/3DT1.nii.gz"),
+            t2=paths.synthetic_case_file("Raw_Data/T2.nii.gz"),
+            pd=paths.synthetic_case_file("Raw_Data/DP.nii.gz"),
+            raters=synthetic_rater_outputs(),
         log:
-            "logs/synthesize_case/{case_dir}.log",
+            paths.log("synthesize_case/{case_dir}"),
         benchmark:
-            "benchmarks/results/synthesize_case/{case_dir}.tsv"
+            paths.benchmark("synthesize_case/{case_dir}")
         # long per-case jobs first (see preprocess_case)
         priority: 10
         conda:
@@ -46,8 +42,8 @@ if SYNTHETIC:
             mem_mb=scaled_mem(3000),
             runtime=10,
         params:
-            preset=config["synthetic"]["preset"],
-            seed=config["synthetic"]["seed"],
+            preset=SYNTHETIC_PRESET,
+            seed=SYNTHETIC_SEED,
             raters=N_RATERS,
             root=synthetic_root_from_output,
         script:
@@ -55,15 +51,15 @@ if SYNTHETIC:
 
     rule cohort_overview:
         input:
-            synthetic_case_files(),
+            cohort_files(),
         output:
             report(
-                "results/figures/cohort_overview.png",
+                paths.COHORT_OVERVIEW,
                 caption="../report/cohort_overview.rst",
                 category="1. Cohort",
             ),
         log:
-            "logs/cohort_overview.log",
+            paths.log("cohort_overview"),
         conda:
             "../../envs/synth.yaml"
         threads: 1
@@ -71,8 +67,8 @@ if SYNTHETIC:
             mem_mb=scaled_mem(4000),
             runtime=10,
         params:
-            preset=config["synthetic"]["preset"],
-            seed=config["synthetic"]["seed"],
+            preset=SYNTHETIC_PRESET,
+            seed=SYNTHETIC_SEED,
             raters=N_RATERS,
             root=synthetic_root_from_input,
         script:
@@ -81,12 +77,12 @@ if SYNTHETIC:
 
 rule import_cohort:
     input:
-        synthetic_case_files() if SYNTHETIC else [],
+        cohort_files(),
     output:
-        cases="results/cohort/cases.tsv",
-        raters="results/cohort/raters.tsv",
+        cases=paths.COHORT_CASES,
+        raters=paths.COHORT_RATERS,
     log:
-        "logs/import_cohort.log",
+        paths.log("import_cohort"),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -95,7 +91,7 @@ rule import_cohort:
         runtime=5,
     params:
         config=config,
-        synthetic_root=synthetic_root_from_input if SYNTHETIC else "",
+        synthetic_root=import_root,
     script:
         "../scripts/import_cohort.py"
 
@@ -104,9 +100,9 @@ rule qc_case:
     input:
         case_inputs,
     output:
-        "results/qc/cases/{case}.tsv",
+        paths.qc_case(),
     log:
-        "logs/qc_case/{case}.log",
+        paths.log("qc_case/{case}"),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -118,25 +114,25 @@ rule qc_case:
         required=config["modalities"]["required"],
         label_policy=config["qc"]["label_policy"],
         affine_tolerance_mm=config["qc"]["affine_tolerance_mm"],
-        stop_on_failure=config["qc"]["on_failure"] == "stop",
+        stop_on_failure=QC_STOPS,
     script:
         "../scripts/qc_case.py"
 
 
 checkpoint qc_inputs:
     input:
-        sheet="results/cohort/cases.tsv",
-        cases=expand("results/qc/cases/{case}.tsv", case=CASES),
+        sheet=paths.COHORT_CASES,
+        cases=[paths.qc_case(case) for case in CASES],
     output:
         table=report(
-            "results/qc/inputs.tsv",
+            paths.QC_INPUTS,
             caption="../report/qc_inputs.rst",
             category="1. Cohort",
         ),
-        status="results/qc/case_status.tsv",
-        excluded="results/qc/excluded.tsv",
+        status=paths.QC_STATUS,
+        excluded=paths.QC_EXCLUDED,
     log:
-        "logs/qc_inputs.log",
+        paths.log("qc_inputs"),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -149,9 +145,9 @@ checkpoint qc_inputs:
 
 rule provenance:
     output:
-        "results/provenance.json",
+        paths.PROVENANCE,
     log:
-        "logs/provenance.log",
+        paths.log("provenance"),
     conda:
         "../../envs/core.yaml"
     threads: 1

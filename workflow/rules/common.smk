@@ -1,16 +1,38 @@
-# Shared helpers for the rules: config validation, the parse-time cohort, input functions.
+# Everything the rules share: config validation, the parse-time cohort and settings, and every
+# input function as an ordinary def. Rule files hold rules only; every path comes from
+# lesionbench.workflow.paths. Nothing here is changed by another rule file, so the order of the
+# includes does not matter.
+import re
 from pathlib import Path
 
 import pandas as pd
 from snakemake.utils import validate
 
 from lesionbench.consensus import case as consensus_case
+from lesionbench.methods.registry import PRIOR_NAMES, parse_methods, wants_gpu
 from lesionbench.metrics.info import validate_config_metrics
-from lesionbench.workflow.config import SYNTHETIC_ROOT, cohort_from_config
+from lesionbench.ranking.outputs import (
+    options_as_params,
+    options_from_config,
+    ranking_files,
+)
+from lesionbench.workflow import paths
+from lesionbench.workflow.config import (
+    check_renamed_keys,
+    cohort_from_config,
+    failure_policy,
+    stage_seed,
+)
 
+# keys of earlier versions are refused naming the new key, before the schema's messages
+check_renamed_keys(config)
 validate(config, schema="../../config/schemas/config.schema.yaml")
-# metric names (ranking.metrics, ranking.analysis_metrics) against the one metric registry
+# metric names (ranking.leaderboard_metrics, ranking.analysis_metrics) against the one registry
 validate_config_metrics(config)
+
+# ---------------------------------------------------------------------------------------------
+# Cohort
+# ---------------------------------------------------------------------------------------------
 
 # The cohort drives the DAG. For the synthetic default it is the generator's plan (what it will
 # write, in the MS-SEG 2016 layout); otherwise the imported or given sheet, validated here so
@@ -20,31 +42,61 @@ validate(SHEET.cases, schema="../../config/schemas/cases.schema.yaml")
 if not SHEET.raters.empty:
     validate(SHEET.raters, schema="../../config/schemas/raters.schema.yaml")
 CASES = SHEET.case_ids
+CASE_INFO = SHEET.cases.set_index("case_id")
+TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])
 SYNTHETIC = config["dataset"]["source"] == "synthetic"
 N_RATERS = int(config["synthetic"]["raters"])
-SYNTH_ROOT_PATH = Path(SYNTHETIC_ROOT)
+SYNTHETIC_PRESET = config["synthetic"]["preset"]
+SYNTHETIC_SEED = stage_seed(config, "synthetic")
 SYNTH_FILES = {}
 if SYNTHETIC:
     from lesionbench.synth import case_files, plan_cohort
 
     SYNTH_FILES = {
         plan.case_id: case_files(plan, N_RATERS)
-        for plan in plan_cohort(
-            config["synthetic"]["preset"], int(config["synthetic"]["seed"]), N_RATERS
-        )
+        for plan in plan_cohort(SYNTHETIC_PRESET, SYNTHETIC_SEED, N_RATERS)
     }
 
+# ---------------------------------------------------------------------------------------------
+# Stage settings (read once from the config; never changed after this point)
+# ---------------------------------------------------------------------------------------------
+
+QC_STOPS = failure_policy(config, "qc") == "stop"
+
+PP = config["preprocess"]
+HZ = config["harmonization"]
+PP_MODALITIES = list(config["modalities"]["required"])
+HZ_MODALITIES = list(HZ["modalities"] or PP_MODALITIES)
+HZ_SCHEMES = list(HZ["schemes"])
+PP_THREADS = 1 if PP["deterministic"] else int(PP["threads"])
+# the modality shown beside the FLAIR in the preprocessing overlays
+OVERLAY_SECOND = PP_MODALITIES[1] if len(PP_MODALITIES) > 1 else "flair"
 
 # Fusions computed per case: consensus.methods plus the reference (names and options checked
 # here, so a bad consensus section fails before any job starts).
 CONSENSUS_METHODS = consensus_case.workflow_methods(config["consensus"])
-CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(config["consensus"])
+CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(
+    config["consensus"], on_failure=failure_policy(config, "consensus")
+)
+
+METHOD_SPECS = {spec.name: spec for spec in parse_methods(config.get("methods", []))}
+METHODS_ON_FAILURE = failure_policy(config, "methods")
+METHOD_CONFIG = {entry["name"]: dict(entry) for entry in config.get("methods", [])}
+
+RANKING_OPTIONS = options_from_config(config)
 
 
 wildcard_constraints:
     case="|".join(CASES),
     fusion="|".join(CONSENSUS_METHODS),
     case_dir=r"(Training|Testing)/Center_\d+/Patient_\d+",
+    scheme="|".join(HZ_SCHEMES) if HZ_SCHEMES else "none",
+    modality="|".join(PP_MODALITIES),
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources
+# ---------------------------------------------------------------------------------------------
 
 
 def scaled_mem(base_mb):
@@ -55,6 +107,11 @@ def scaled_mem(base_mb):
         return int(base_mb) * attempt
 
     return mem_mb
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohort and input QC
+# ---------------------------------------------------------------------------------------------
 
 
 def case_images(wildcards):
@@ -89,9 +146,239 @@ def case_rater_paths(wildcards):
     return [str(p) for p in SHEET.rater_paths(wildcards.case).values()]
 
 
-def brain_mask_path(case):
-    """The brain mask on the case's FLAIR grid, from preprocessing."""
-    return f"results/preprocessed/{case}/brain_mask.nii.gz"
+def case_center(wildcards):
+    return str(SHEET.case(wildcards.case)["center"])
+
+
+def case_split(wildcards):
+    return str(SHEET.case(wildcards.case)["split"])
+
+
+def case_seen_center(wildcards):
+    """False for a center with no training case (MS-SEG 2016: center 03)."""
+    return case_center(wildcards) in TRAIN_CENTERS
+
+
+def truth_file(key):
+    """Input function: a file of the synthetic cohort's truth for the case (see lesionbench.synth)."""
+
+    def truth_path(wildcards):
+        return str(Path(paths.SYNTHETIC_ROOT, SYNTH_FILES[wildcards.case][key]))
+
+    return truth_path
+
+
+def synth_truth_outputs():
+    """The truth files the generator writes for one case, as patterns of the {case_dir} wildcard."""
+    plan = plan_cohort(SYNTHETIC_PRESET, SYNTHETIC_SEED, N_RATERS)[0]
+    files = case_files(plan, N_RATERS)
+    return {
+        key: str(
+            Path(paths.synthetic_file(path.replace(plan.relative_dir, "{case_dir}", 1)))
+        )
+        for key, path in files.items()
+        if key.startswith("truth_")
+    }
+
+
+def synthetic_rater_outputs():
+    """The rater masks the generator writes for one case (MS-SEG layout, {case_dir} wildcard)."""
+    return [
+        paths.synthetic_case_file(f"Masks/ManualSegmentation_{k}.nii.gz")
+        for k in range(1, N_RATERS + 1)
+    ]
+
+
+def synthetic_root_from_output(wildcards, output):
+    """The synthetic cohort root, from a case's FLAIR (<root>/<split>/<center>/<patient>/Raw_Data/...)."""
+    return str(Path(output.flair).parents[4])
+
+
+def synthetic_root_from_input(wildcards, input):
+    """The synthetic cohort root, from the first case's FLAIR among the inputs."""
+    return str(Path(input[0]).parents[4])
+
+
+def cohort_files():
+    """Every image and mask of the cohort (for the synthetic cohort: what the generator writes)."""
+    files = []
+    for case_id in CASES:
+        images, masks = SHEET.qc_inputs(case_id)
+        files += [str(p) for p in images.values() if p is not None]
+        files += [str(p) for p in masks.values() if p is not None]
+    return files
+
+
+def import_root(wildcards, input):
+    """The root the import rule reads the synthetic cohort from ("" for other sources)."""
+    return synthetic_root_from_input(wildcards, input) if SYNTHETIC else ""
+
+
+def analysis_cases(split=None):
+    """Cases that enter the analysis: all of them when a failing case stops the run, else those
+    that passed input QC (read from the qc_inputs checkpoint)."""
+    if QC_STOPS:
+        selected = SHEET.cases
+    else:
+        status = pd.read_csv(
+            checkpoints.qc_inputs.get().output.status, sep="\t", dtype={"case_id": str}
+        )
+        passed = set(status.loc[status["passed"], "case_id"])
+        selected = SHEET.cases[SHEET.cases["case_id"].isin(passed)]
+    if split is not None:
+        selected = selected[selected["split"] == split]
+    return list(selected["case_id"])
+
+
+def analysis_case_list(wildcards):
+    """analysis_cases() as a params function (evaluated once the checkpoint has run)."""
+    return analysis_cases()
+
+
+def analysis_case_centers(wildcards):
+    return {case: str(CASE_INFO.loc[case, "center"]) for case in analysis_cases()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing and harmonization
+# ---------------------------------------------------------------------------------------------
+
+
+def raw_modality_images(wildcards):
+    """The case's raw images of the preprocessed modalities."""
+    images = case_images(wildcards)
+    return {m: images[m] for m in PP_MODALITIES}
+
+
+def preprocess_inputs(wildcards):
+    """Raw (or denoised) inputs of the preprocessing job of a case, and for the synthetic
+    cohort its truth (brain mask, poses) for QC."""
+    if PP["denoise"]:
+        inputs = {"denoised": paths.denoised_dir(wildcards.case)}
+    else:
+        inputs = raw_modality_images(wildcards)
+    if SYNTHETIC:
+        inputs["truth_brain"] = truth_file("truth_brain_mask")(wildcards)
+        inputs["truth_transforms"] = truth_file("truth_transforms")(wildcards)
+    return inputs
+
+
+def preprocessed_outputs():
+    """Named outputs of preprocess_case (patterns of {case})."""
+    outputs = {m: paths.preprocessed(name=m) for m in PP_MODALITIES}
+    outputs["brain_mask"] = paths.preprocessed(name="brain_mask")
+    for tissue in PRIOR_NAMES:
+        outputs[f"prior_{tissue}"] = paths.preprocessed(name=f"prior_{tissue}")
+    return outputs
+
+
+def preprocessed_of_cases(name):
+    """Input function: one preprocessed file (``name``) of every analysis case."""
+
+    def files(wildcards):
+        return [paths.preprocessed(case, name) for case in analysis_cases()]
+
+    return files
+
+
+def preprocess_qc_tables(wildcards):
+    return [paths.preprocess_qc_case(case) for case in analysis_cases()]
+
+
+def transforms_of_cases(wildcards):
+    return [paths.transforms_dir(case) for case in analysis_cases()]
+
+
+def nyul_train_cases(wildcards=None):
+    """Nyul's standard scale is fitted on the training split only."""
+    return analysis_cases("train")
+
+
+def nyul_images(wildcards):
+    return [paths.preprocessed(case, wildcards.modality) for case in nyul_train_cases()]
+
+
+def nyul_masks(wildcards):
+    return [paths.preprocessed(case, "brain_mask") for case in nyul_train_cases()]
+
+
+def histmatch_reference(wildcards=None):
+    """The case histogram matching maps onto ("" when histmatch is not a scheme)."""
+    if "histmatch" not in HZ_SCHEMES:
+        return ""
+    return HZ["histmatch_reference"] or nyul_train_cases()[0]
+
+
+def harmonize_inputs(wildcards):
+    """The case's preprocessed images and brain mask; Nyul's scales and histogram matching's
+    reference case when those schemes are on."""
+    case = wildcards.case
+    inputs = {m: paths.preprocessed(case, m) for m in HZ_MODALITIES}
+    inputs["brain_mask"] = paths.preprocessed(case, "brain_mask")
+    if "nyul" in HZ_SCHEMES:
+        for m in HZ_MODALITIES:
+            inputs[f"scale_{m}"] = paths.nyul_scale(m)
+    if "histmatch" in HZ_SCHEMES:
+        reference = histmatch_reference()
+        for m in HZ_MODALITIES:
+            inputs[f"reference_{m}"] = paths.preprocessed(reference, m)
+        inputs["reference_mask"] = paths.preprocessed(reference, "brain_mask")
+    return inputs
+
+
+def harmonized_outputs():
+    """Named outputs of harmonize_case: ``<scheme>_<modality>`` (patterns of {case})."""
+    return {
+        f"{scheme}_{modality}": paths.harmonized(scheme, "{case}", modality)
+        for scheme in HZ_SCHEMES
+        for modality in HZ_MODALITIES
+    }
+
+
+def harmonization_qc_inputs(wildcards):
+    """Every file the harmonization QC reads, per analysis case: FLAIR, brain mask, WM prior,
+    the harmonized modalities before and after each scheme."""
+    cases = analysis_cases()
+    return {
+        "flair": [paths.preprocessed(case, "flair") for case in cases],
+        "brain": [paths.preprocessed(case, "brain_mask") for case in cases],
+        "priors": [paths.preprocessed(case, "prior_wm") for case in cases],
+        "pre": [paths.preprocessed(case, m) for case in cases for m in HZ_MODALITIES],
+        "harmonized": [
+            paths.harmonized(scheme, case, m)
+            for scheme in HZ_SCHEMES
+            for case in cases
+            for m in HZ_MODALITIES
+        ],
+    }
+
+
+def preprocessed_pattern(wildcards):
+    """The folder of a case's preprocessed images, as a pattern of {case} (for a script)."""
+    return paths.preprocessed_dir()
+
+
+def harmonized_pattern(wildcards):
+    """A harmonized image, as a pattern of {scheme}, {case}, {modality} (for a script)."""
+    return paths.harmonized()
+
+
+# ---------------------------------------------------------------------------------------------
+# Consensus
+# ---------------------------------------------------------------------------------------------
+
+
+def consensus_outputs():
+    """Named outputs of consensus_case: per fusion its mask, posterior, rater table and
+    leave-one-rater-out folder (patterns of {case})."""
+    return {
+        "masks": [paths.consensus_mask(fusion=f) for f in CONSENSUS_METHODS],
+        "posteriors": [paths.consensus_posterior(fusion=f) for f in CONSENSUS_METHODS],
+        "tables": [paths.consensus_raters(fusion=f) for f in CONSENSUS_METHODS],
+        "loo": [
+            directory(paths.consensus_loo_dir(fusion=f)) for f in CONSENSUS_METHODS
+        ],
+    }
 
 
 def consensus_inputs(wildcards):
@@ -101,48 +388,47 @@ def consensus_inputs(wildcards):
     }
     # the brain mask (and so preprocessing) only when a fusion runs in the brain region
     if consensus_case.needs_brain_mask(CONSENSUS_METHODS, CONSENSUS_OPTIONS):
-        inputs["brain_mask"] = brain_mask_path(wildcards.case)
+        inputs["brain_mask"] = paths.preprocessed(wildcards.case, "brain_mask")
     return inputs
 
 
-def truth_file(key):
-    """Input function: a file of the synthetic cohort's truth for the case (see lesionbench.synth)."""
-
-    def truth_path(wildcards):
-        return str(SYNTH_ROOT_PATH / SYNTH_FILES[wildcards.case][key])
-
-    return truth_path
+def consensus_validation_inputs(wildcards):
+    case = wildcards.case
+    return {
+        "truth": truth_file("truth_lesions")(wildcards),
+        "raters": case_rater_paths(wildcards),
+        "fusions": [paths.consensus_mask(case, f) for f in CONSENSUS_METHODS],
+        "tables": [paths.consensus_raters(case, f) for f in CONSENSUS_METHODS],
+    }
 
 
 def consensus_table_inputs(wildcards):
     cases = analysis_cases()
     inputs = {
-        "tables": expand(
-            "results/consensus/{case}/{fusion}_raters.tsv",
-            case=cases,
-            fusion=CONSENSUS_METHODS,
-        )
+        "tables": [
+            paths.consensus_raters(case, fusion)
+            for case in cases
+            for fusion in CONSENSUS_METHODS
+        ]
     }
     if SYNTHETIC:
-        inputs["validation"] = expand(
-            "results/consensus/validation/{case}.tsv", case=cases
-        )
+        inputs["validation"] = [paths.consensus_validation_case(c) for c in cases]
     return inputs
 
 
-def consensus_table_outputs(wildcards=None):
+def consensus_table_outputs():
     outputs = {
         "performance": report(
-            "results/consensus/rater_performance.tsv",
+            paths.RATER_PERFORMANCE,
             caption="../report/consensus_raters.rst",
             category="3. Consensus",
             labels={"table": "rater performance"},
         )
     }
     if SYNTHETIC:
-        outputs["validation"] = "results/consensus/validation.tsv"
+        outputs["validation"] = paths.CONSENSUS_VALIDATION
         outputs["summary"] = report(
-            "results/consensus/validation_summary.tsv",
+            paths.CONSENSUS_VALIDATION_SUMMARY,
             caption="../report/consensus_validation.rst",
             category="3. Consensus",
             labels={"table": "consensus vs truth"},
@@ -152,23 +438,196 @@ def consensus_table_outputs(wildcards=None):
 
 def reference_mask(case):
     """The consensus used as ground truth for training and ranking (consensus.reference)."""
-    return f"results/consensus/{case}/{config['consensus']['reference']}.nii.gz"
+    return paths.consensus_mask(case, config["consensus"]["reference"])
 
 
-def case_center(wildcards):
-    return str(SHEET.case(wildcards.case)["center"])
+def reference_masks(wildcards):
+    return [reference_mask(case) for case in analysis_cases()]
 
 
-def case_split(wildcards):
-    return str(SHEET.case(wildcards.case)["split"])
+# ---------------------------------------------------------------------------------------------
+# Methods
+# ---------------------------------------------------------------------------------------------
 
 
-TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])
+def methods_of_kind(*kinds):
+    return [name for name, spec in METHOD_SPECS.items() if spec.kind in kinds]
 
 
-def case_seen_center(wildcards):
-    """False for a center with no training case (MS-SEG 2016: center 03)."""
-    return case_center(wildcards) in TRAIN_CENTERS
+def names_regex(names):
+    """A wildcard constraint matching exactly these method names (nothing when empty)."""
+    return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
+
+
+SKLEARN_METHODS = names_regex(methods_of_kind("flair_hyperintensity", "random_forest"))
+UNET_METHODS = names_regex(methods_of_kind("unet3d"))
+COMMAND_METHODS = names_regex(methods_of_kind("command"))
+SUBMISSION_METHODS = names_regex(methods_of_kind("submission"))
+ENSEMBLE_METHODS = names_regex(methods_of_kind("ensemble"))
+
+
+def method_entry(wildcards):
+    """The method's config entry (schema-validated), for the script."""
+    return METHOD_CONFIG[wildcards.method]
+
+
+def method_seed(wildcards):
+    """The method's training seed: its params.seed, else the top-level seed."""
+    return stage_seed(config, "methods", wildcards.method)
+
+
+def method_threads(wildcards):
+    """Threads of a method's training job (and of a participant's command per case)."""
+    return METHOD_SPECS[wildcards.method].threads
+
+
+def method_inference_threads(wildcards):
+    """Threads of a built-in method's per-case inference job (cases run side by side)."""
+    return METHOD_SPECS[wildcards.method].inference_threads
+
+
+def method_mem_mb(wildcards, attempt):
+    """The method's memory request, growing with each retry (see scaled_mem)."""
+    return METHOD_SPECS[wildcards.method].mem_mb * attempt
+
+
+def method_runtime(wildcards):
+    return METHOD_SPECS[wildcards.method].runtime
+
+
+def method_gpu(wildcards):
+    """1 when the method runs on a GPU (device cuda, or auto on a machine with one), else 0."""
+    return int(wants_gpu(METHOD_SPECS[wildcards.method]))
+
+
+SKLEARN_MODEL = paths.MODEL_FILE_NAMES["random_forest"]
+UNET_MODEL = paths.MODEL_FILE_NAMES["unet3d"]
+
+
+def training_outputs(model_name):
+    """Named outputs of a training rule writing ``model_name`` (patterns of {method})."""
+    return {
+        "model": paths.model_file(name=model_name),
+        "record": paths.model_file(name="method.json"),
+        "curve": paths.model_file(name="training_curve.tsv"),
+        "plot": report(
+            paths.model_file(name="training_curve.png"),
+            caption="../report/methods_training.rst",
+            category="4. Methods",
+            labels={"method": "{method}", "figure": "training curve"},
+        ),
+    }
+
+
+def model_path(method):
+    return paths.model_file(method, paths.MODEL_FILE_NAMES[METHOD_SPECS[method].kind])
+
+
+def case_method_files(case, method):
+    """The files a built-in method reads for one case (raw FLAIR grid = output grid)."""
+    spec = METHOD_SPECS[method]
+    files = {
+        "flair": str(SHEET.qc_inputs(case)[0]["flair"]),
+        "images": [image.path(case) for image in spec.inputs],
+        "brain_mask": paths.preprocessed(case, "brain_mask"),
+        "priors": [],
+    }
+    if spec.kind in ("flair_hyperintensity", "random_forest"):
+        files["priors"] = [
+            paths.preprocessed(case, f"prior_{tissue}") for tissue in PRIOR_NAMES
+        ]
+    return files
+
+
+def training_layout(wildcards):
+    """Per training case: its files and its reference mask (the consensus)."""
+    layout = {}
+    for case in analysis_cases("train"):
+        layout[case] = case_method_files(case, wildcards.method)
+        layout[case]["label"] = reference_mask(case)
+    return layout
+
+
+def training_inputs(wildcards):
+    files = []
+    for case_files in training_layout(wildcards).values():
+        files += [case_files["flair"], case_files["brain_mask"], case_files["label"]]
+        files += case_files["images"] + case_files["priors"]
+    return files
+
+
+def inference_inputs(wildcards):
+    files = case_method_files(wildcards.case, wildcards.method)
+    return {
+        "model": model_path(wildcards.method),
+        "flair": files["flair"],
+        "brain_mask": files["brain_mask"],
+        "images": files["images"],
+        "priors": files["priors"],
+    }
+
+
+def command_inputs(wildcards):
+    spec = METHOD_SPECS[wildcards.method]
+    return {
+        "flair": case_images(wildcards)["flair"],
+        "images": [image.path(wildcards.case) for image in spec.inputs],
+    }
+
+
+def submission_inputs(wildcards):
+    """The case's raw FLAIR and, when present, its submitted file (so a resubmitted mask
+    reruns the job; an absent one is recorded as missing by the script, not a DAG error).
+    """
+    from lesionbench.methods.participants import submission_path
+
+    spec = METHOD_SPECS[wildcards.method]
+    inputs = {"flair": case_images(wildcards)["flair"]}
+    submitted = submission_path(spec.folder, spec.pattern, wildcards.case)
+    if submitted is not None:
+        inputs["submitted"] = str(submitted)
+    return inputs
+
+
+def command_modalities(wildcards):
+    return [image.modality for image in METHOD_SPECS[wildcards.method].inputs]
+
+
+def ensemble_inputs(wildcards):
+    spec = METHOD_SPECS[wildcards.method]
+    return {
+        "flair": case_images(wildcards)["flair"],
+        "brain_mask": paths.preprocessed(wildcards.case, "brain_mask"),
+        "members": [paths.prediction_dir(m, wildcards.case) for m in spec.members],
+    }
+
+
+def ensemble_members(wildcards):
+    return list(METHOD_SPECS[wildcards.method].members)
+
+
+def trained_methods():
+    return [
+        name
+        for name, spec in METHOD_SPECS.items()
+        if spec.kind in paths.MODEL_FILE_NAMES
+    ]
+
+
+def methods_table_inputs(wildcards):
+    return {
+        "predictions": [
+            paths.prediction_dir(method, case)
+            for method in METHOD_SPECS
+            for case in analysis_cases("test")
+        ],
+        "models": [paths.model_file(m, "method.json") for m in trained_methods()],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation and ranking
+# ---------------------------------------------------------------------------------------------
 
 
 def evaluated_entries():
@@ -191,9 +650,9 @@ def evaluation_inputs(wildcards):
         "flair": case_images(wildcards)["flair"],
         "raters": case_rater_paths(wildcards),
         "reference": reference_mask(case),
-        "loo": f"results/consensus/{case}/loo_{config['consensus']['reference']}",
+        "loo": paths.consensus_loo_dir(case, config["consensus"]["reference"]),
         "predictions": [
-            f"results/predictions/{name}/{case}"
+            paths.prediction_dir(name, case)
             for name, _ in evaluation_entries(wildcards)
         ],
     }
@@ -203,163 +662,61 @@ def evaluation_inputs(wildcards):
 
 
 def metrics_case_tables(wildcards):
-    return expand("results/metrics/cases/{case}.tsv", case=analysis_cases())
+    return [paths.metrics_case(case) for case in analysis_cases()]
 
 
-def ranking_reference():
-    return (
-        config["ranking"]["reference"]
-        or f"consensus_{config['consensus']['reference']}"
-    )
-
-
-def ranking_options():
-    r = config["ranking"]
-    return {
-        "reference": ranking_reference(),
-        "metrics": tuple(r["metrics"]),
-        "weights": tuple(r["weights"]) if r["weights"] else None,
-        "analysis_metrics": tuple(r["analysis_metrics"]),
-        "scheme": r["scheme"],
-        "na_treat": r["na_treat"],
-        "n_bootstrap": int(r["bootstrap"]),
-        "seed": int(r["seed"]),
-        "strata": tuple(r["strata"]),
-        "figures": True,
-        "rater_reference": "loo",
-    }
+# Report entries of the ranking job's files, by group (lesionbench.ranking.outputs).
+RANKING_REPORT = {
+    "leaderboard": ("leaderboard", "5. Ranking", "leaderboard"),
+    "table": ("ranking_tables", "5. Ranking", "analysis tables"),
+    "stratum": ("leaderboard_strata", "5. Ranking", "strata"),
+    "figure": ("figures/{name}", "6. Figures", "{metric}"),
+    "summary_figure": ("figures/{name}", "6. Figures", "all metrics"),
+}
 
 
 def ranking_outputs():
     """Every file the ranking rule writes; tables and figures carry their report captions."""
-    from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES
-
-    base = "results/ranking"
-    outputs = {
-        "leaderboard": report(
-            f"{base}/leaderboard.tsv",
-            caption="../report/leaderboard.rst",
-            category="5. Ranking",
-            subcategory="leaderboard",
-            labels={"table": "leaderboard (MS-SEG 2016 style)"},
-        ),
-        "leaderboard_md": f"{base}/leaderboard.md",
-    }
-    for name in ("ranking", "consensus", "scheme_ranks", "significance", "missing"):
-        outputs[name] = report(
-            f"{base}/{name}.tsv",
-            caption="../report/ranking_tables.rst",
-            category="5. Ranking",
-            subcategory="analysis tables",
-            labels={"table": name},
-        )
-    if int(config["ranking"]["bootstrap"]) > 0:
-        for name in ("bootstrap_summary", "kendall_tau_summary"):
-            outputs[name] = report(
-                f"{base}/{name}.tsv",
-                caption="../report/ranking_tables.rst",
-                category="5. Ranking",
-                subcategory="analysis tables",
-                labels={"table": name},
-            )
-        outputs["kendall_tau"] = f"{base}/kendall_tau.tsv"
-    for stratum in config["ranking"]["strata"]:
-        outputs[f"by_{stratum}"] = report(
-            f"{base}/leaderboard_by_{stratum}.tsv",
-            caption="../report/leaderboard_strata.rst",
-            category="5. Ranking",
-            subcategory="strata",
-            labels={"table": f"leaderboard by {stratum}"},
-        )
-    for metric in config["ranking"]["analysis_metrics"]:
-        for figure in FIGURES:
-            outputs[f"{figure}_{metric}"] = report(
-                f"{base}/figures/{figure}_{metric}.png",
-                caption=f"../report/figures/{figure}.rst",
-                category="6. Figures",
-                subcategory=metric,
-                labels={"metric": metric, "figure": figure.replace("_", " ")},
-            )
-    for figure in SUMMARY_FIGURES:
-        outputs[figure] = report(
-            f"{base}/figures/{figure}.png",
-            caption=f"../report/figures/{figure}.rst",
-            category="6. Figures",
-            subcategory="all metrics",
-            labels={"metric": "all", "figure": figure.replace("_", " ")},
+    outputs = {}
+    for file in ranking_files(RANKING_OPTIONS):
+        if not file.group:
+            outputs[file.key] = file.path
+            continue
+        caption, category, subcategory = RANKING_REPORT[file.group]
+        fields = {"name": file.name, **file.labels}
+        outputs[file.key] = report(
+            file.path,
+            caption=f"../report/{caption.format(**fields)}.rst",
+            category=category,
+            subcategory=subcategory.format(**fields),
+            labels=file.labels,
         )
     return outputs
 
 
-def synth_truth_outputs():
-    """The truth files the generator writes for one case, as patterns of the {case_dir} wildcard."""
-    plan = plan_cohort(
-        config["synthetic"]["preset"], int(config["synthetic"]["seed"]), N_RATERS
-    )[0]
-    files = case_files(plan, N_RATERS)
-    return {
-        key: str(Path(SYNTHETIC_ROOT, path.replace(plan.relative_dir, "{case_dir}", 1)))
-        for key, path in files.items()
-        if key.startswith("truth_")
-    }
+def ranking_params():
+    """The ranking job's options (lesionbench.ranking.outputs), as RankingOptions keywords."""
+    return options_as_params(RANKING_OPTIONS)
 
 
-def synthetic_root_from_output(wildcards, output):
-    """The synthetic cohort root, from a case's FLAIR (<root>/<split>/<center>/<patient>/Raw_Data/...)."""
-    return str(Path(output.flair).parents[4])
-
-
-def synthetic_root_from_input(wildcards, input):
-    """The synthetic cohort root, from the first case's FLAIR among the inputs."""
-    return str(Path(input[0]).parents[4])
-
-
-def synthetic_case_files():
-    """Every file the synthetic cohort generator writes (MS-SEG layout), for the import rule."""
-    files = []
-    for case_id in CASES:
-        images, masks = SHEET.qc_inputs(case_id)
-        files += [str(p) for p in images.values() if p is not None]
-        files += [str(p) for p in masks.values() if p is not None]
-    return files
-
-
-def analysis_cases(split=None):
-    """Cases that enter the analysis: all of them when a failing case stops the run, else those
-    that passed input QC (read from the qc_inputs checkpoint)."""
-    if config["qc"]["on_failure"] == "stop":
-        selected = SHEET.cases
-    else:
-        status = pd.read_csv(
-            checkpoints.qc_inputs.get().output.status, sep="\t", dtype={"case_id": str}
-        )
-        passed = set(status.loc[status["passed"], "case_id"])
-        selected = SHEET.cases[SHEET.cases["case_id"].isin(passed)]
-    if split is not None:
-        selected = selected[selected["split"] == split]
-    return list(selected["case_id"])
-
-
-# The final outputs of the workflow (default target). Each stage's file of rules appends to it
-# plain paths, or functions without arguments (called lazily, so they may read checkpoints).
-FINAL_TARGETS = [
-    "results/qc/inputs.tsv",
-    "results/cohort/cases.tsv",
-    "results/provenance.json",
-]
-if SYNTHETIC:
-    FINAL_TARGETS.append("results/figures/cohort_overview.png")
-FINAL_TARGETS.append(consensus_table_outputs)
-FINAL_TARGETS.append("results/metrics/metrics.tsv")
-if config.get("methods"):
-    FINAL_TARGETS.append("results/ranking/leaderboard.tsv")
+# ---------------------------------------------------------------------------------------------
+# Final targets
+# ---------------------------------------------------------------------------------------------
 
 
 def final_targets(wildcards):
-    targets = []
-    for target in FINAL_TARGETS:
-        produced = target() if callable(target) else target
-        if isinstance(produced, dict):
-            produced = list(produced.values())
-        targets += [produced] if isinstance(produced, str) else list(produced)
+    """The default target: every final output of the workflow, computed from the config."""
+    targets = [paths.QC_INPUTS, paths.COHORT_CASES, paths.PROVENANCE]
+    if SYNTHETIC:
+        targets.append(paths.COHORT_OVERVIEW)
+    targets += list(consensus_table_outputs().values())
+    targets.append(paths.METRICS_TABLE)
+    if config.get("methods"):
+        targets.append(paths.LEADERBOARD)
+    targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
+    if HZ_SCHEMES:
+        targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
+    if METHOD_SPECS:
+        targets += [paths.METHODS_STATUS, paths.METHODS_TIMING]
+    targets.append(paths.LESION_FREQUENCY_FIGURE)
     return targets

@@ -1,32 +1,17 @@
 # Consensus ground truth from the raters (lesionbench.consensus.case): per case and fusion method,
 # the binary consensus, posterior, rater performance and leave-one-rater-out fusions, every
-# fusion checked by the empty-consensus guard (consensus.on_empty).
+# fusion checked by the empty-consensus guard.
 
 
 rule consensus_case:
     input:
         unpack(consensus_inputs),
     output:
-        masks=expand(
-            "results/consensus/{{case}}/{fusion}.nii.gz", fusion=CONSENSUS_METHODS
-        ),
-        posteriors=expand(
-            "results/consensus/{{case}}/{fusion}_posterior.nii.gz",
-            fusion=CONSENSUS_METHODS,
-        ),
-        tables=expand(
-            "results/consensus/{{case}}/{fusion}_raters.tsv", fusion=CONSENSUS_METHODS
-        ),
-        loo=[
-            directory(p)
-            for p in expand(
-                "results/consensus/{{case}}/loo_{fusion}", fusion=CONSENSUS_METHODS
-            )
-        ],
+        **consensus_outputs(),
     log:
-        "logs/consensus_case/{case}.log",
+        paths.log("consensus_case/{case}"),
     benchmark:
-        "benchmarks/results/consensus_case/{case}.tsv"
+        paths.benchmark("consensus_case/{case}")
     # STAPLE can crawl on near-empty cases: start it early
     priority: 5
     conda:
@@ -39,6 +24,7 @@ rule consensus_case:
         fusions=CONSENSUS_METHODS,
         raters=case_rater_names,
         options=config["consensus"],
+        on_failure=failure_policy(config, "consensus"),
         label_policy=config["qc"]["label_policy"],
     script:
         "../scripts/consensus_case.py"
@@ -46,18 +32,11 @@ rule consensus_case:
 
 rule consensus_validation_case:
     input:
-        truth=truth_file("truth_lesions"),
-        raters=case_rater_paths,
-        fusions=expand(
-            "results/consensus/{{case}}/{fusion}.nii.gz", fusion=CONSENSUS_METHODS
-        ),
-        tables=expand(
-            "results/consensus/{{case}}/{fusion}_raters.tsv", fusion=CONSENSUS_METHODS
-        ),
+        unpack(consensus_validation_inputs),
     output:
-        "results/consensus/validation/{case}.tsv",
+        paths.consensus_validation_case(),
     log:
-        "logs/consensus_validation_case/{case}.log",
+        paths.log("consensus_validation_case/{case}"),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -78,7 +57,7 @@ rule consensus_tables:
     output:
         **consensus_table_outputs(),
     log:
-        "logs/consensus_tables.log",
+        paths.log("consensus_tables"),
     conda:
         "../../envs/core.yaml"
     threads: 1

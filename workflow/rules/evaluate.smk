@@ -8,11 +8,11 @@ rule evaluate_case:
     input:
         unpack(evaluation_inputs),
     output:
-        "results/metrics/cases/{case}.tsv",
+        paths.metrics_case(),
     log:
-        "logs/evaluate_case/{case}.log",
+        paths.log("evaluate_case/{case}"),
     benchmark:
-        "benchmarks/results/evaluate_case/{case}.tsv"
+        paths.benchmark("evaluate_case/{case}")
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -36,9 +36,9 @@ rule metrics_table:
     input:
         metrics_case_tables,
     output:
-        "results/metrics/metrics.tsv",
+        paths.METRICS_TABLE,
     log:
-        "logs/metrics_table.log",
+        paths.log("metrics_table"),
     conda:
         "../../envs/core.yaml"
     threads: 1

@@ -2,28 +2,18 @@
 # then infer per (method, test case) so cases run in parallel; participants' commands and
 # submissions, and ensembles of other methods, per case too. Every (method, case) gets a folder
 # results/predictions/{method}/{case}/ with status.json (ok, failed or missing).
-
-
-include: "methods_common.smk"
+# Input functions are in common.smk.
 
 
 rule train_method_sklearn:
     input:
         training_inputs,
     output:
-        model="results/models/{method}/model.pkl",
-        record="results/models/{method}/method.json",
-        curve="results/models/{method}/training_curve.tsv",
-        plot=report(
-            "results/models/{method}/training_curve.png",
-            caption="../report/methods_training.rst",
-            category="4. Methods",
-            labels={"method": "{method}", "figure": "training curve"},
-        ),
+        **training_outputs(SKLEARN_MODEL),
     log:
-        "logs/train_method/{method}.log",
+        paths.log("train_method/{method}"),
     benchmark:
-        "benchmarks/results/train_method/{method}.tsv"
+        paths.benchmark("train_method/{method}")
     wildcard_constraints:
         method=SKLEARN_METHODS,
     conda:
@@ -35,6 +25,7 @@ rule train_method_sklearn:
     params:
         entry=method_entry,
         cases=training_layout,
+        seed=method_seed,
     script:
         "../scripts/method_train_sklearn.py"
 
@@ -43,19 +34,11 @@ rule train_method_unet:
     input:
         training_inputs,
     output:
-        model="results/models/{method}/model.pt",
-        record="results/models/{method}/method.json",
-        curve="results/models/{method}/training_curve.tsv",
-        plot=report(
-            "results/models/{method}/training_curve.png",
-            caption="../report/methods_training.rst",
-            category="4. Methods",
-            labels={"method": "{method}", "figure": "training curve"},
-        ),
+        **training_outputs(UNET_MODEL),
     log:
-        "logs/train_method/{method}.log",
+        paths.log("train_method/{method}"),
     benchmark:
-        "benchmarks/results/train_method/{method}.tsv"
+        paths.benchmark("train_method/{method}")
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
@@ -68,6 +51,7 @@ rule train_method_unet:
     params:
         entry=method_entry,
         cases=training_layout,
+        seed=method_seed,
     script:
         "../scripts/method_train_unet.py"
 
@@ -76,11 +60,11 @@ rule infer_method_sklearn:
     input:
         unpack(inference_inputs),
     output:
-        directory("results/predictions/{method}/{case}"),
+        directory(paths.prediction_dir()),
     log:
-        "logs/infer_method/{method}/{case}.log",
+        paths.log("infer_method/{method}/{case}"),
     benchmark:
-        "benchmarks/results/infer_method/{method}/{case}.tsv"
+        paths.benchmark("infer_method/{method}/{case}")
     wildcard_constraints:
         method=SKLEARN_METHODS,
     conda:
@@ -100,11 +84,11 @@ rule infer_method_unet:
     input:
         unpack(inference_inputs),
     output:
-        directory("results/predictions/{method}/{case}"),
+        directory(paths.prediction_dir()),
     log:
-        "logs/infer_method/{method}/{case}.log",
+        paths.log("infer_method/{method}/{case}"),
     benchmark:
-        "benchmarks/results/infer_method/{method}/{case}.tsv"
+        paths.benchmark("infer_method/{method}/{case}")
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
@@ -125,11 +109,11 @@ rule run_method_command:
     input:
         unpack(command_inputs),
     output:
-        directory("results/predictions/{method}/{case}"),
+        directory(paths.prediction_dir()),
     log:
-        "logs/infer_method/{method}/{case}.log",
+        paths.log("infer_method/{method}/{case}"),
     benchmark:
-        "benchmarks/results/infer_method/{method}/{case}.tsv"
+        paths.benchmark("infer_method/{method}/{case}")
     wildcard_constraints:
         method=COMMAND_METHODS,
     conda:
@@ -150,9 +134,9 @@ rule collect_submission:
     input:
         unpack(submission_inputs),
     output:
-        directory("results/predictions/{method}/{case}"),
+        directory(paths.prediction_dir()),
     log:
-        "logs/infer_method/{method}/{case}.log",
+        paths.log("infer_method/{method}/{case}"),
     wildcard_constraints:
         method=SUBMISSION_METHODS,
     conda:
@@ -172,9 +156,9 @@ rule ensemble_case:
     input:
         unpack(ensemble_inputs),
     output:
-        directory("results/predictions/{method}/{case}"),
+        directory(paths.prediction_dir()),
     log:
-        "logs/infer_method/{method}/{case}.log",
+        paths.log("infer_method/{method}/{case}"),
     wildcard_constraints:
         method=ENSEMBLE_METHODS,
     conda:
@@ -196,13 +180,13 @@ rule methods_table:
         unpack(methods_table_inputs),
     output:
         status=report(
-            "results/methods/status.tsv",
+            paths.METHODS_STATUS,
             caption="../report/methods_status.rst",
             category="4. Methods",
         ),
-        timing="results/methods/timing.tsv",
+        timing=paths.METHODS_TIMING,
     log:
-        "logs/methods_table.log",
+        paths.log("methods_table"),
     conda:
         "../../envs/core.yaml"
     threads: 1

@@ -1,18 +1,17 @@
 # Ranking and report (lesionbench.ranking): leaderboard, challengeR-style analysis, strata, figures,
 # and the population lesion-frequency map in template space (lesionbench.consensus.population).
-
-FINAL_TARGETS.append("results/figures/lesion_frequency.png")
+# The ranking job's options and files come from lesionbench.ranking.outputs (via common.smk).
 
 
 rule ranking:
     input:
-        "results/metrics/metrics.tsv",
+        paths.METRICS_TABLE,
     output:
         **ranking_outputs(),
     log:
-        "logs/ranking.log",
+        paths.log("ranking"),
     benchmark:
-        "benchmarks/results/ranking.tsv"
+        paths.benchmark("ranking")
     conda:
         "../../envs/report.yaml"
     threads: 1
@@ -20,25 +19,25 @@ rule ranking:
         mem_mb=scaled_mem(4000),
         runtime=20,
     params:
-        options=ranking_options(),
+        options=ranking_params(),
     script:
         "../scripts/ranking.py"
 
 
 rule lesion_frequency_map:
     input:
-        masks=lambda wc: [reference_mask(case) for case in analysis_cases()],
-        transforms=lambda wc: expand(f"{PP_DIR}/transforms", case=analysis_cases()),
+        masks=reference_masks,
+        transforms=transforms_of_cases,
     output:
-        map="results/template_space/lesion_frequency.nii.gz",
+        map=paths.LESION_FREQUENCY_MAP,
         figure=report(
-            "results/figures/lesion_frequency.png",
+            paths.LESION_FREQUENCY_FIGURE,
             caption="../report/lesion_frequency.rst",
             category="3. Consensus",
             labels={"figure": "lesion frequency (MNI)"},
         ),
     log:
-        "logs/lesion_frequency_map.log",
+        paths.log("lesion_frequency_map"),
     conda:
         "../../envs/ants.yaml"
     threads: 1
@@ -46,7 +45,7 @@ rule lesion_frequency_map:
         mem_mb=scaled_mem(3000),
         runtime=10,
     params:
-        cases=lambda wc: analysis_cases(),
+        cases=analysis_case_list,
         title="Reference consensus in MNI space",
     script:
         "../scripts/lesion_frequency_map.py"
