@@ -51,7 +51,7 @@ def run_case(
     flags: dict[str, str] = {}
     seconds: dict[str, float] = {}
     for region in regions:
-        options = ConsensusOptions(region=region, on_empty="flag")
+        options = ConsensusOptions(region=region, on_failure="flag")
         for method in methods:
             label = f"{method}@{region}"
             if label in skip:

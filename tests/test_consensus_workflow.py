@@ -96,7 +96,7 @@ NAMES7 = [f"r{k}" for k in range(1, 8)]
 def test_guard_stops_the_case_naming_case_and_method():
     # A majority threshold of 0.9 asks for 7 of 7: the consensus is empty although 5 of 7 raters
     # agree on 8 voxels, a misconfigured fusion the guard must stop.
-    options = ConsensusOptions(majority_threshold=0.9, on_empty="stop")
+    options = ConsensusOptions(majority_threshold=0.9, on_failure="stop")
     with pytest.raises(ConsensusError) as info:
         fuse_case(five_of_seven(), NAMES7, ["map-staple", "majority"], None, options, case="c07_test_p03")
     message = str(info.value)
@@ -121,7 +121,7 @@ def test_guard_checks_leave_one_out_fusions():
 
 
 def test_guard_flag_policy_keeps_the_consensus_and_says_why():
-    options = ConsensusOptions(majority_threshold=0.9, on_empty="flag")
+    options = ConsensusOptions(majority_threshold=0.9, on_failure="flag")
     result = fuse_case(five_of_seven(), NAMES7, ["majority"], None, options, case="c1")["majority"]
     assert not result.result.binary().any()
     assert result.flags[0] == "case c1: consensus method majority: the consensus is empty although 5 of 7 raters marked lesions"
@@ -130,11 +130,11 @@ def test_guard_flag_policy_keeps_the_consensus_and_says_why():
 
 def test_raters_without_a_majority_voxel_are_flagged_not_stopped():
     # 7 raters, each its own 2x2x2 blob: no voxel has more than 1 vote, the empty majority vote
-    # agrees with them; even with on_empty: stop it is only flagged.
+    # agrees with them; even with on_failure.consensus: stop it is only flagged.
     votes = np.zeros((7, 20, 4, 4), dtype=bool)
     for k in range(7):
         votes[k, 2 * k + 1 : 2 * k + 3, 1:3, 1:3] = True
-    result = fuse_case(votes, NAMES7, ["majority"], None, ConsensusOptions(on_empty="stop"), case="c1")["majority"]
+    result = fuse_case(votes, NAMES7, ["majority"], None, ConsensusOptions(on_failure="stop"), case="c1")["majority"]
     assert not result.result.binary().any()
     assert result.flags[0].endswith("(no voxel is marked by more than half of the raters)")
 
@@ -145,8 +145,8 @@ def test_unknown_method_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match="'loop-staple'"):
         workflow_methods({"methods": ["staple"], "reference": "loop-staple"})
     assert workflow_methods({"methods": ["staple"], "reference": "majority"}) == ["staple", "majority"]
-    with pytest.raises(ConfigError, match="on_empty"):
-        ConsensusOptions.from_config({"on_empty": "ignore"})
+    with pytest.raises(ConfigError, match=r"on_failure\.consensus"):
+        ConsensusOptions.from_config({}, on_failure="ignore")
     with pytest.raises(ConfigError, match="regions names unknown"):
         ConsensusOptions.from_config({"regions": {"vote": "grid"}})
     schema = yaml.safe_load((REPO / "config/schemas/config.schema.yaml").read_text())
@@ -283,7 +283,7 @@ def has_majority_voxel(scores: dict) -> bool:
 
 @pytest.mark.slow
 def test_demo_lop_and_map_staple_are_not_empty(demo_scores):
-    # fuse_case ran the guard (on_empty: stop) on every fusion of every case: none stopped.
+    # fuse_case ran the guard (on_failure.consensus: stop) on every fusion of every case: none stopped.
     assert len(demo_scores) == 14
     for case, s in demo_scores.items():
         assert s["lop-staple_voxels"] > 0, case

@@ -7,7 +7,7 @@
   with one missing and one off-grid case gives status missing / failed; all are scored;
 - a second run of the same config in another folder, interrupted mid-way and resumed, redoes no
   finished job and gives byte-identical metrics and leaderboard (determinism + resume);
-- `methods_on_failure: stop` makes the failing case stop the job, naming method and case."""
+- `on_failure.methods: stop` makes the failing case stop the job, naming method and case."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def methods_config(tmp: Path) -> dict:
     tool = tmp / "tool.py"
     tool.write_text(COMMAND_TOOL)
     tiny = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
-    tiny["methods_on_failure"] = "record"
+    tiny["on_failure"] = {"methods": "flag"}
     tiny["methods"] += [
         {"name": "cmd", "kind": "command", "inputs": ["nyul/flair"], "command": f"{sys.executable} {tool} {{flair}} {{output}} {{case}}"},
         {"name": "sub", "kind": "submission", "folder": str(tmp / "submission"), "pattern": "{case}_seg.nii.gz"},
@@ -188,7 +188,7 @@ def test_stop_policy_names_method_and_case(tiny):
     failing = next(c for c in test_cases if c.startswith("c07"))
     # stop: the failing case now stops the job, naming method and case
     stop_file = tmp_path / "stop.yaml"
-    stop_file.write_text(yaml.safe_dump({"methods_on_failure": "stop"}))
+    stop_file.write_text(yaml.safe_dump({"on_failure": {"methods": "stop"}}))
     stopped = run(work, [config_file, stop_file], f"results/predictions/cmd/{failing}", extra=("--forcerun", f"results/predictions/cmd/{failing}"))
     assert stopped.returncode != 0
     assert f"method cmd failed on case {failing}" in stopped.stderr

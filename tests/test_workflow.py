@@ -73,7 +73,7 @@ def test_failing_case_stops_or_is_excluded(tmp_path, tree):
     stopped = snakemake(tmp_path / "stop", config, "results/qc/inputs.tsv")
     assert stopped.returncode != 0
     assert f"case c08_test_p01, file {bad}: mask is not binary" in stopped.stderr
-    config["qc"] = {"on_failure": "exclude"}
+    config["on_failure"] = {"qc": "exclude"}
     excluded = snakemake(tmp_path / "exclude", config, "results/qc/inputs.tsv")
     assert excluded.returncode == 0, excluded.stderr
     listed = pd.read_csv(tmp_path / "exclude/results/qc/excluded.tsv", sep="\t")

@@ -69,13 +69,22 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return versions
 
 
-def find_seeds(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Every config value whose key names a seed (``seed``, ``random_seed``...), by dotted path."""
+def find_seeds(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The seeds of a run, by dotted config key: every value whose key names a seed (``seed``,
+    ``random_seed``...), and the seed each seeded stage runs with, also where it is not written
+    but derived from the top-level ``seed``
+    (:func:`lesionbench.workflow.config.effective_seeds`)."""
+    from .workflow.config import effective_seeds
+
+    return {**_seed_keys(config), **effective_seeds(config)}
+
+
+def _seed_keys(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     seeds: dict[str, Any] = {}
     for key, value in config.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            seeds.update(find_seeds(value, path + "."))
+            seeds.update(_seed_keys(value, path + "."))
         elif "seed" in str(key).lower():
             seeds[path] = value
     return seeds

@@ -9,7 +9,8 @@ Per key, :class:`MetricInfo` gives the unit, the direction (``higher``/``lower``
 ``best`` value, the ``worst`` value used for a missing result (``None``: the worst value observed
 in the ranking task, challengeR's ``na.treat = max``), a one-line definition, when the value is
 undefined, and where the definition comes from. Per-size-bin detection rates
-(``lesion_sensitivity@3-10mm3``) resolve to their base metric.
+(``lesion_sensitivity@3-10mm3``) resolve to their base metric. The same rules in prose, with
+the definitions of every metric: ``docs/metrics.md``.
 
 Distance cap
     :data:`DISTANCE_CAP_MM` = 373 mm replaces an undefined surface distance of a missing or
@@ -253,7 +254,7 @@ def validate_metric_names(names: Iterable[str], *, key: str, ranked: bool = True
 
 
 #: Config keys (dotted paths) that hold lists of ranked metric names.
-METRIC_CONFIG_KEYS: tuple[str, ...] = ("ranking.metrics", "ranking.analysis_metrics")
+METRIC_CONFIG_KEYS: tuple[str, ...] = ("ranking.leaderboard_metrics", "ranking.analysis_metrics")
 
 
 def validate_config_metrics(config: Mapping[str, object]) -> None:

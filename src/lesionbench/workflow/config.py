@@ -4,6 +4,15 @@
 validated :class:`~lesionbench.cohort.sheet.CaseSheet` that drives the DAG. For the synthetic
 cohort this is the *plan* (case ids, centers, splits and the paths the generator will write,
 in the MS-SEG 2016 layout); nothing is read or generated here.
+
+The config's cross-cutting settings are read here too, never spelled out in a rule file:
+
+* :func:`failure_policy`: what a failure does in each stage (``on_failure.<stage>``), from the
+  one vocabulary :data:`FAILURE_POLICIES`;
+* :func:`stage_seed`: the seed of each stage, the top-level ``seed`` unless the stage sets its
+  own (see :data:`SEEDED_STAGES`);
+* :func:`check_renamed_keys`: a config that still uses a key (or value) of an earlier
+  lesionbench is refused with the new name, before the schema's messages would hide it.
 """
 
 from __future__ import annotations
@@ -14,12 +23,139 @@ from typing import Any
 
 import pandas as pd
 
+from .. import DEFAULT_SEED
 from ..cohort.importers import import_dataset
 from ..cohort.layout import Center
 from ..cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
 from ..errors import ConfigError
+from .paths import SYNTHETIC_ROOT
 
-SYNTHETIC_ROOT = "results/cohort/synthetic"
+#: The failure policies every stage's ``on_failure`` value is taken from: ``stop`` (the run
+#: stops with an error naming the case and the file), ``exclude`` (the case is left out of the
+#: later stages and listed as excluded), ``flag`` (the run goes on; the failure is recorded and
+#: the result marked, e.g. a failed method output is scored as failed).
+FAILURE_POLICIES: tuple[str, ...] = ("stop", "exclude", "flag")
+
+#: The policies each stage accepts, its default first (``on_failure.<stage>`` in the config).
+STAGE_FAILURE_POLICIES: dict[str, tuple[str, ...]] = {
+    "qc": ("stop", "exclude"),
+    "registration": ("stop", "flag"),
+    "consensus": ("stop", "flag"),
+    "methods": ("flag", "stop"),
+}
+
+#: Sections whose ``seed`` overrides the top-level ``seed`` (``methods`` entries: ``params.seed``).
+SEEDED_STAGES: tuple[str, ...] = ("synthetic", "preprocess", "harmonization", "methods", "ranking")
+
+#: Method kinds whose training draws random numbers (their ``params.seed`` is a stage seed).
+SEEDED_METHOD_KINDS: tuple[str, ...] = ("random_forest", "unet3d")
+
+#: Keys of earlier versions: old dotted key -> new dotted key.
+RENAMED_KEYS: dict[str, str] = {
+    "qc.on_failure": "on_failure.qc",
+    "preprocess.on_registration_failure": "on_failure.registration",
+    "consensus.on_empty": "on_failure.consensus",
+    "methods_on_failure": "on_failure.methods",
+    "consensus.threshold": "consensus.posterior_threshold",
+    "ranking.metrics": "ranking.leaderboard_metrics",
+    "ranking.weights": "ranking.leaderboard_weights",
+    "ranking.scheme": "ranking.analysis_scheme",
+}
+
+#: Failure-policy values of earlier versions: old value -> the word of :data:`FAILURE_POLICIES`.
+RENAMED_POLICIES: dict[str, str] = {"record": "flag"}
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def check_renamed_keys(config: Mapping[str, Any]) -> None:
+    """Refuse a config that uses a renamed key or failure-policy value, naming the new one.
+
+    Run before the schema validation, whose message (an unexpected property, a value not in
+    an enum) would not say what to write instead.
+    """
+    for old, new in RENAMED_KEYS.items():
+        present, value = _lookup(config, old)
+        if not present:
+            continue
+        hint = ""
+        if new.startswith("on_failure."):
+            allowed = STAGE_FAILURE_POLICIES[new.split(".", 1)[1]]
+            hint = f" (values {'|'.join(allowed)})"
+            if value in RENAMED_POLICIES:
+                hint += f"; its value {value!r} is now {RENAMED_POLICIES[value]!r}"
+        raise ConfigError(f"config key '{old}' was renamed: use '{new}'{hint}")
+    policies = config.get("on_failure")
+    if isinstance(policies, Mapping):
+        for stage, value in policies.items():
+            if value in RENAMED_POLICIES:
+                raise ConfigError(
+                    f"config value {value!r} of 'on_failure.{stage}' was renamed: use {RENAMED_POLICIES[value]!r}"
+                )
+
+
+def failure_policy(config: Mapping[str, Any], stage: str) -> str:
+    """What a failure in ``stage`` does: ``on_failure.<stage>``, else the stage's default
+    (the first of :data:`STAGE_FAILURE_POLICIES`); a policy the stage does not accept is a
+    :class:`~lesionbench.errors.ConfigError`."""
+    if stage not in STAGE_FAILURE_POLICIES:
+        raise ConfigError(f"no failure policy for stage {stage!r}; stages: {', '.join(STAGE_FAILURE_POLICIES)}")
+    allowed = STAGE_FAILURE_POLICIES[stage]
+    section = config.get("on_failure") or {}
+    policy = str(section.get(stage, allowed[0]))
+    if policy not in allowed:
+        renamed = RENAMED_POLICIES.get(policy)
+        hint = f" ({policy!r} is now {renamed!r})" if renamed else ""
+        raise ConfigError(f"config key on_failure.{stage}: {policy!r} is not one of {'|'.join(allowed)}{hint}")
+    return policy
+
+
+def stage_seed(config: Mapping[str, Any], stage: str, method: str | None = None) -> int:
+    """The seed of ``stage``: its own ``seed`` when set (for ``methods``, the ``params.seed``
+    of the entry named ``method``), else the top-level ``seed``."""
+    if stage not in SEEDED_STAGES:
+        raise ConfigError(f"no seed for stage {stage!r}; seeded stages: {', '.join(SEEDED_STAGES)}")
+    own: Any = None
+    if stage == "methods":
+        if method is None:
+            raise ConfigError("the seed of the methods stage is per method: name the method")
+        entries = [e for e in config.get("methods") or [] if e.get("name") == method]
+        if not entries:
+            raise ConfigError(f"no method named {method!r} in the config's methods list")
+        own = (entries[0].get("params") or {}).get("seed")
+    else:
+        own = (config.get(stage) or {}).get("seed")
+    return _top_seed(config) if own is None else int(own)
+
+
+def _top_seed(config: Mapping[str, Any]) -> int:
+    """The top-level ``seed`` (the schema fills it in; a bare mapping gets the library default)."""
+    if config.get("seed") is not None:
+        return int(config["seed"])
+    return DEFAULT_SEED
+
+
+def effective_seeds(config: Mapping[str, Any]) -> dict[str, int]:
+    """The seed every seeded stage runs with, by the dotted key that would override it
+    (``seed``, ``synthetic.seed``, ..., ``methods[<name>].params.seed`` per method whose
+    training is random), whether it is set there or derived from the top-level ``seed``."""
+    seeds = {"seed": _top_seed(config)}
+    for stage in SEEDED_STAGES:
+        if stage != "methods":
+            seeds[f"{stage}.seed"] = stage_seed(config, stage)
+            continue
+        entries = config.get("methods")
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, Mapping) and entry.get("kind") in SEEDED_METHOD_KINDS:
+                seeds[f"methods[{entry['name']}].params.seed"] = stage_seed(config, "methods", entry["name"])
+    return seeds
 
 
 def centers_from_config(config: Mapping[str, Any]) -> dict[str, Center]:
@@ -65,7 +201,7 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     centers = centers_from_config(config)
     if source == "synthetic":
         synth = config.get("synthetic", {})
-        sheet = synthetic_sheet(synth.get("preset", "demo"), int(synth.get("seed", 2016)), int(synth.get("raters", 7)))
+        sheet = synthetic_sheet(synth.get("preset", "demo"), stage_seed(config, "synthetic"), int(synth.get("raters", 7)))
     elif source == "sheet":
         if not dataset.get("cases"):
             raise ConfigError("dataset.source is 'sheet' but dataset.cases (the path of cases.tsv) is empty")
