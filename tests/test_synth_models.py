@@ -147,7 +147,7 @@ def test_tissue_contrast_ordering_per_center(center):
 def test_template_volumes_match_the_documented_mni_figures():
     anat = load_template_anatomy(3.0)
     voxel_ml = 27.0 / 1000.0
-    # docs/data-and-preprocessing.md section 3: mask 1883 mL, GM 1008, WM 670, CSF 216.
+    # docs/synthetic-cohort.md (Anatomy): mask 1883 mL, GM 1008, WM 670, CSF 216.
     assert anat.brain.sum() * voxel_ml == pytest.approx(1883, rel=0.05)
     assert anat.gm.sum() * voxel_ml == pytest.approx(1008, rel=0.05)
     assert anat.wm.sum() * voxel_ml == pytest.approx(670, rel=0.05)

@@ -4,6 +4,7 @@ Tables in (the long ``metrics.tsv``, :mod:`.table`), rankings, leaderboards and 
 Implements challengeR's schemes, bootstrap and consensus (Wiesenfarth et al., Sci Rep
 11:2369, 2021) and a leaderboard in the spirit of MS-SEG 2016 (Commowick et al., Sci Rep 8:13650,
 2018), whose own rank-aggregation rule was not published (see :mod:`.leaderboard`).
+Schemes, the leaderboard rule and missing values in prose: ``docs/ranking.md``.
 The stage's choices and defaults are in :mod:`.options` (no numpy); figures live in
 :mod:`.figures` (imports matplotlib; not exported here). Importing this package imports no
 submodule: each name below is loaded from its module on first use.

@@ -2,7 +2,8 @@
 
 MS-SEG 2016 combined per-metric rankings of the methods into one ranking, but the exact
 rank-aggregation rule it used was not published; this leaderboard is *not* a reproduction
-of the official MS-SEG 2016 ranking. The rule implemented here (:data:`LEADERBOARD_RULE`):
+of the official MS-SEG 2016 ranking. The rule implemented here (:data:`LEADERBOARD_RULE`;
+``docs/ranking.md``):
 
 1. per leaderboard metric and test case, rank the methods (1 = best, ties ``"min"``),
    after the missing-value treatment ``na_treat`` of :mod:`.schemes`;

@@ -1,6 +1,6 @@
 """Random MS lesion populations placed in template white matter, rendered as soft fractions.
 
-Model (``docs/data-and-preprocessing.md`` section 3):
+Model (``docs/synthetic-cohort.md``, "Lesions"):
 
 * count per subject ~ negative binomial (overdispersed; mean scaled by a subject severity);
 * volume per lesion ~ log-normal (median tens of mm^3, long tail to several mL), larger for

@@ -5,7 +5,7 @@ Verio 3 T, 03 GE Discovery 3 T (test split only), 07 Siemens Aera 1.5 T, 08 Phil
 all on the OFSEP protocol (3-D sagittal FLAIR and T1, 2-D axial dual-echo T2/PD). The exact
 MS-SEG sequence table was not available, so the parameters below are typical values for these
 vendors from MS protocol guides (MS-SMART, BMJ Open Table 4; Mills et al., BJR 80:307, 2007;
-CBU MPRAGE), listed per sequence in ``docs/data-and-preprocessing.md`` section 3.
+CBU MPRAGE), listed per sequence in ``docs/synthetic-cohort.md`` ("Centres and scanners").
 
 Relaxation values: BrainWeb PD, in-vivo T1/T2 from Stanisz 2005
 (1.5 T) and Wansapura 1999 / Stanisz 2005 (3 T); CSF T1 is about field independent. Center 03

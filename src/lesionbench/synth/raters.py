@@ -2,7 +2,7 @@
 
 A "boundary random rater" in the sense of Landman/Asman (STAPLER, SPIE 2010) extended with the
 error modes reported for MS lesion delineation (Zhang et al., NeurIPS 2020; DOEE, BMC Med
-Imaging 12:17, 2012; ``docs/data-and-preprocessing.md`` section 3):
+Imaging 12:17, 2012; ``docs/synthetic-cohort.md``, "Raters"):
 
 * detection: each lesion is outlined with a probability logistic in log volume and FLAIR
   contrast, 50 % at a rater-specific volume (~8-30 mm^3), so small faint lesions are where raters
