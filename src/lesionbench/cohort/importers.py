@@ -305,3 +305,25 @@ def import_dataset(layout: str, root: str | Path, **options: object) -> CaseShee
     if layout == "bids":
         return import_bids(root)
     raise SheetError(f"unknown dataset layout {layout!r} (known: {', '.join(LAYOUTS)})")
+
+
+#: Columns in which an import of a generated cohort must agree with the cohort's plan.
+PLAN_COLUMNS: tuple[str, ...] = ("case_id", "center", "split", "flair", "t1", "t2", "pd")
+
+
+def check_against_plan(imported: CaseSheet, planned: CaseSheet, *, root: str | Path) -> CaseSheet:
+    """Return ``imported`` after checking it found exactly the ``planned`` cases (same
+    :data:`PLAN_COLUMNS`) and as many rater masks; a :class:`SheetError` naming ``root`` if not.
+
+    The synthetic cohort is imported with the MS-SEG 2016 importer (so the demo exercises it) and
+    checked against the generator's plan this way.
+    """
+    for column in PLAN_COLUMNS:
+        got = sorted(zip(imported.cases["case_id"], imported.cases[column].astype(str)))
+        want = sorted(zip(planned.cases["case_id"], planned.cases[column].astype(str)))
+        if got != want:
+            raise SheetError(f"MS-SEG import of the synthetic cohort disagrees with its plan in column {column!r}", path=root)
+    if len(imported.raters) != len(planned.raters):
+        raise SheetError("MS-SEG import found a different number of rater masks than planned", path=root)
+    return imported
+

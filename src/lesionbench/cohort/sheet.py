@@ -253,3 +253,18 @@ def write_case_sheet(sheet: CaseSheet, cases_path: str | Path, raters_path: str 
         cases["field_strength"] = cases["field_strength"].map(lambda v: "" if pd.isna(v) else f"{float(v):g}")
     cases.to_csv(cases_path, sep="\t", index=False)
     sheet.raters.to_csv(raters_path, sep="\t", index=False)
+
+
+def with_absolute_paths(sheet: CaseSheet) -> CaseSheet:
+    """A copy of ``sheet`` whose image, mask and rater paths are absolute (``root`` resolved, empty
+    cells kept empty), so it can be read from anywhere (the workflow's ``results/cohort``)."""
+    cases = sheet.cases.copy()
+    for column in PATH_COLUMNS:
+        cases[column] = [str(sheet.path(c, column) or "") for c in cases["case_id"]]
+    raters = sheet.raters.copy()
+    raters["path"] = [
+        str(resolve_path(sheet.root, path, case=case, what=f"rater {rater}"))
+        for case, rater, path in zip(raters["case_id"], raters["rater"], raters["path"])
+    ]
+    return CaseSheet(cases=cases, raters=raters, root=None)
+

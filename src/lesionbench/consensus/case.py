@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .. import consensus as cs
 from ..errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from ..io import LabelPolicy
 
 #: Fusion methods the workflow knows, in the order tables list them.
 METHODS: tuple[str, ...] = cs.METHODS
@@ -379,3 +382,95 @@ def best_method(summary: pd.DataFrame) -> str:
     fusions["_order"] = np.arange(len(fusions))
     best = fusions.sort_values(["_dice", "mean_lesion_f1", "_order"], ascending=[False, False, True]).iloc[0]
     return str(best["entry"]).removeprefix("consensus_")
+
+
+# ----------------------------------------------------------------------------------------------
+# The file edge: one workflow job each
+
+
+@dataclass(frozen=True)
+class FusionFiles:
+    """Where one fusion method's results of a case go: binary mask (uint8), posterior (float32),
+    rater table (TSV) and the folder of leave-one-rater-out masks (``{rater}.nii.gz``)."""
+
+    mask: str
+    posterior: str
+    table: str
+    loo: str
+
+
+def fuse_case_files(
+    case: str,
+    *,
+    flair: str,
+    raters: Mapping[str, str],
+    brain_mask: str | None,
+    outputs: Mapping[str, FusionFiles],
+    options: ConsensusOptions,
+    label_policy: LabelPolicy = "binary",
+) -> dict[str, CaseFusion]:
+    """Read one case's rater masks (name -> file, on the FLAIR grid), fuse them with every method
+    of ``outputs`` (:func:`fuse_case`) and write each method's :class:`FusionFiles`.
+
+    The brain mask (read with the ``nonzero`` policy) is needed only when a method's region is
+    ``brain``. The guard's messages are printed as warnings (the job's log).
+    """
+    from pathlib import Path
+
+    from ..io import load_mask, load_volume, save_volume
+
+    names = list(raters)
+    reference = load_volume(flair, case=case)
+    votes = np.stack([load_mask(p, case=case, reference=reference, policy=label_policy).data for p in raters.values()])
+    brain = None
+    if brain_mask:
+        brain = load_mask(brain_mask, case=case, reference=reference, policy="nonzero").data
+    voxel_ml = float(np.prod(reference.spacing)) / 1000.0
+    fused = fuse_case(votes, names, list(outputs), brain, options, case=case, voxel_ml=voxel_ml)
+    for method, files in outputs.items():
+        result = fused[method]
+        for flag in result.flags:
+            print(f"WARNING: {flag}")
+        save_volume(files.mask, result.result.binary(), reference.affine, dtype=np.uint8)
+        save_volume(files.posterior, result.result.posterior, reference.affine, dtype=np.float32)
+        Path(files.loo).mkdir(parents=True, exist_ok=True)
+        for name, loo in zip(names, result.loo):
+            save_volume(Path(files.loo) / f"{name}.nii.gz", loo.binary(), reference.affine, dtype=np.uint8)
+        result.table.to_csv(files.table, sep="\t", index=False)
+    return fused
+
+
+def truth_table_files(
+    case: str,
+    *,
+    truth: str,
+    raters: Mapping[str, str],
+    fusions: Mapping[str, str],
+    rater_tables: Mapping[str, str],
+    min_lesion_volume_mm3: float,
+    out_path: str,
+) -> pd.DataFrame:
+    """Synthetic cohorts: each rater (name -> mask file) and each fusion (method -> mask file)
+    against the generator's true lesion mask (:func:`truth_table`), with each fusion's estimated
+    rater sensitivities from its rater table (method -> TSV); written to ``out_path``."""
+    from ..io import load_mask
+
+    reference = load_mask(truth, case=case)
+    votes = np.stack([load_mask(p, case=case, reference=reference).data for p in raters.values()])
+    masks = {m: load_mask(p, case=case, reference=reference).data for m, p in fusions.items()}
+    estimates: dict[str, Any] = {
+        m: pd.read_csv(p, sep="\t")["estimated_sensitivity"].to_numpy() for m, p in rater_tables.items()
+    }
+    table = truth_table(
+        votes,
+        list(raters),
+        masks,
+        reference.data,
+        reference.spacing,
+        min_lesion_volume_mm3=float(min_lesion_volume_mm3),
+        estimated_sensitivity=estimates,
+        case=case,
+    )
+    table.to_csv(out_path, sep="\t", index=False)
+    return table
+

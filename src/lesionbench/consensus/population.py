@@ -8,7 +8,7 @@ sanity check of the registrations and, on the synthetic cohort, of the lesion ge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +62,42 @@ def plot_frequency_map(frequency: np.ndarray, affine: np.ndarray, out_png: str |
     display.savefig(str(out_png), dpi=110)
     display.close()
     plt.close(figure)
+
+
+def frequency_map_files(
+    masks: Mapping[str, str | Path],
+    transforms: Sequence[str | Path],
+    *,
+    map_path: str | Path,
+    figure_path: str | Path,
+    title: str,
+    threads: int = 1,
+) -> np.ndarray:
+    """The population lesion-frequency map in template (MNI) space from the cases' masks.
+
+    ``masks`` maps each case to its FLAIR-grid mask; ``transforms`` are the cases' preprocessing
+    transform folders, in the same order. Each mask is taken to the template by linear
+    interpolation (a lesion fraction, counted from 0.5). Writes the map (float32 NIfTI) and its
+    figure. Sets ITK's thread count before ANTs is loaded (in this one job: per case it is a
+    second of work, while a job per case would pay the ANTs import every time).
+    """
+    from ..preprocess.registration import configure_itk
+
+    configure_itk(threads)
+    import nibabel as nib
+
+    from ..io import load_mask
+    from ..preprocess.registration import subject_to_template, template_registration_from_folder
+
+    fractions: list[np.ndarray] = []
+    affine = np.eye(4)
+    for (case, mask_path), folder in zip(masks.items(), transforms):
+        mask = load_mask(mask_path, case=case, policy="nonzero")
+        registration = template_registration_from_folder(folder)
+        fraction, affine = subject_to_template(mask.data.astype(np.float32), mask.affine, registration, interpolator="linear")
+        fractions.append(fraction)
+    freq = frequency_map(fractions, threshold=0.5)
+    nib.save(nib.Nifti1Image(freq.astype(np.float32), affine), map_path)
+    plot_frequency_map(freq, affine, figure_path, n_cases=len(fractions), title=title)
+    return freq
+
