@@ -4,7 +4,8 @@
 case seed); :func:`generate_case` writes its result in the MS-SEG 2016 distribution layout plus a
 ``truth/<Training|Testing>/Center_XX/Patient_YY/`` folder that no method or consensus reads. Named random streams
 (``SeedSequence(case_seed, spawn_key=(k,))``) keep each part's draws independent of the others,
-e.g. rater 3 draws the same whether there are 5 or 7 raters.
+e.g. rater 3 draws the same whether there are 5 or 7 raters. The model and its steps:
+``docs/synthetic-cohort.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nibabel.affines import voxel_sizes
 from scipy import ndimage
 
 from ..io import save_volume
+from ..metrics.overlap import dice
 from .acquisition import (
     Grid,
     bias_field,
@@ -134,13 +136,8 @@ def _lesion_contrast(lesions: list[Lesion], protocol: CenterProtocol, field: flo
     return out
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    denom = int(a.sum()) + int(b.sum())
-    return 1.0 if denom == 0 else 2.0 * int(np.logical_and(a, b).sum()) / denom
-
-
 def pairwise_dice(masks: list[np.ndarray]) -> list[float]:
-    return [_dice(masks[i], masks[j]) for i in range(len(masks)) for j in range(i + 1, len(masks))]
+    return [dice(masks[i], masks[j]) for i in range(len(masks)) for j in range(i + 1, len(masks))]
 
 
 #: The series each modality is acquired in: T2 and PD are the two echoes of one series.
@@ -491,7 +488,7 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         "bias_log_range": protocol.bias,
         "n_raters": n_raters,
         "rater_pairwise_dice_mean": round(float(np.mean(pair)), 4) if pair else None,
-        "rater_dice_vs_truth": [round(_dice(m, truth), 4) for m in rater_masks],
+        "rater_dice_vs_truth": [round(dice(m, truth), 4) for m in rater_masks],
         "flair_lesion_contrast_median": round(float(np.median(contrast["flair"])), 4) if lesions else None,
     }
     return SimulatedCase(
