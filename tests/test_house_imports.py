@@ -246,6 +246,10 @@ def test_lazy_package_lists_agree(package):
             listed = set(ast.literal_eval(node.value))
     assert dict(typed) == exports
     assert listed == set().union(*exports.values())
+    # An exported name that is also a submodule's name would be shadowed by the module object
+    # once anything imports that submodule (``cs.map_staple`` must be the function).
+    submodules = {m.rsplit(".", 1)[1] for m in MODULES if m.startswith(f"{package}.") and m.count(".") == package.count(".") + 1}
+    assert listed & submodules == set()
     for module, names in exports.items():
         source = MODULES[f"{package}.{module}"].read_text()
         for name in names:

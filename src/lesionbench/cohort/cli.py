@@ -76,8 +76,8 @@ def add_qc_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_qc(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .sheet import read_case_sheet, validate_case_sheet
     from .qc import case_summary, first_error, inspect_case, records_table
+    from .sheet import read_case_sheet, validate_case_sheet
 
     sheet = validate_case_sheet(read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require)
     tables = []

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .fusion import fuse
     from .guard import DEFAULT_MIN_RATER_FRACTION, DEFAULT_MIN_VOLUME_RATIO, ConsensusCheck, check_consensus
     from .lop import agreement_weights, check_weights, local_lop_staple, lop_staple, weighted_fixed_point
-    from .map_staple import map_pseudo_counts, map_staple
+    from .map_em import map_pseudo_counts, map_staple
     from .ml_staple import ITK_MAX_ITERATIONS, ITK_TOLERANCE, staple
     from .options import DEFAULT_DILATION, EM_METHODS, MAP_MODE_NAMES, METHODS, REGIONS
     from .performance import (
@@ -49,7 +49,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "fusion": ("fuse",),
     "guard": ("DEFAULT_MIN_RATER_FRACTION", "DEFAULT_MIN_VOLUME_RATIO", "ConsensusCheck", "check_consensus"),
     "lop": ("agreement_weights", "check_weights", "local_lop_staple", "lop_staple", "weighted_fixed_point"),
-    "map_staple": ("map_pseudo_counts", "map_staple"),
+    "map_em": ("map_pseudo_counts", "map_staple"),
     "ml_staple": ("ITK_MAX_ITERATIONS", "ITK_TOLERANCE", "staple"),
     "options": ("DEFAULT_DILATION", "EM_METHODS", "MAP_MODE_NAMES", "METHODS", "REGIONS"),
     "performance": (
@@ -65,8 +65,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
-    "ConsensusCheck",
-    "ConsensusResult",
     "DEFAULT_DILATION",
     "DEFAULT_MIN_RATER_FRACTION",
     "DEFAULT_MIN_VOLUME_RATIO",
@@ -76,6 +74,8 @@ __all__ = [
     "MAP_MODE_NAMES",
     "METHODS",
     "REGIONS",
+    "ConsensusCheck",
+    "ConsensusResult",
     "RaterPerformance",
     "agreement_weights",
     "binarize",

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-
 from .options import DEFAULT_DILATION, MAP_MODE_NAMES, METHODS, REGIONS
 
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mask is not None:
         brain = load_mask(args.mask, case=case, reference=first, policy="nonzero").data
     votes = np.stack([r.data for r in raters])
+    mask: np.ndarray | None
     if args.region is not None:
         mask = cs.fusion_region(votes, args.region, brain=brain, dilation=args.dilation, case=case)
     else:
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "consensus",
         help="fuse rater masks (STAPLE, MAP-/LOP-STAPLE, majority vote) and report rater performance",

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ConfigError
 from .base import ConsensusResult
 from .lop import local_lop_staple, lop_staple
-from .map_staple import map_staple
+from .map_em import map_staple
 from .ml_staple import staple
 from .options import METHODS
 from .vote import majority_vote

@@ -44,14 +44,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ConfigError
 from .base import ConsensusResult, _check_threshold, check_votes, empty_result
-from .map_staple import check_em_settings, map_pseudo_counts, posterior_from_logs
+from .map_em import check_em_settings, map_pseudo_counts, posterior_from_logs
 from .patterns import _patterns, _votes_outside
 from .region import region_or_default
 
@@ -338,7 +338,9 @@ def lop_staple(
     )
 
 
-def _voxel_units(votes: np.ndarray, wmap: np.ndarray, region: np.ndarray | None):
+def _voxel_units(
+    votes: np.ndarray, wmap: np.ndarray, region: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """Voxels of the region grouped by (vote pattern, weights): exact, and far fewer units where
     the weights are uniform. Returns bits (U, R), counts (U,), weights (U, R), expand()."""
     n_raters = votes.shape[0]

@@ -21,5 +21,5 @@ REGIONS: tuple[str, ...] = ("grid", "brain", "union")
 DEFAULT_DILATION = 2
 
 #: MAP-STAPLE's prior modes as the config and the CLI name them; ``ml`` (maximum likelihood, no
-#: prior) is ``map_mode=None`` of :func:`.map_staple.map_staple`.
+#: prior) is ``map_mode=None`` of :func:`.map_em.map_staple`.
 MAP_MODE_NAMES: tuple[str, ...] = ("diag", "full", "ml")

@@ -61,14 +61,14 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DISTANCE_CAP_MM",
-    "LesionRecord",
     "METRIC_INFO",
     "METRIC_KEYS",
-    "MetricInfo",
-    "MetricsResult",
     "SIZE_BINS_MM3",
     "SIZE_BIN_METRICS",
     "STATUSES",
+    "LesionRecord",
+    "MetricInfo",
+    "MetricsResult",
     "as_binary_mask",
     "border_mask",
     "classify",

@@ -73,8 +73,7 @@ def _load(path: Path, *, case: str | None, reference: Volume | None, binarize: s
         if reference is not None:
             check_same_grid(vol, reference, what="mask is not on the reference image grid", case=case)
         return Volume(data=vol.data >= threshold, affine=vol.affine, path=vol.path)
-    policy = "nonzero" if binarize == "nonzero" else "binary"
-    return load_mask(path, case=case, reference=reference, policy=policy)
+    return load_mask(path, case=case, reference=reference, policy="nonzero" if binarize == "nonzero" else "binary")
 
 
 def run(args: argparse.Namespace) -> int:

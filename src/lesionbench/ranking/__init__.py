@@ -94,17 +94,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
-    "Analysis",
-    "BootstrapResult",
     "DEFAULT_LEADERBOARD_METRICS",
     "DEFAULT_METRIC_INFO",
     "METHODSPLOT_SCHEMES",
     "METRICS_COLUMNS",
-    "MetricSpec",
     "RANKED_KINDS",
-    "RankingOptions",
     "SCHEMES",
     "STRATA",
+    "Analysis",
+    "BootstrapResult",
+    "MetricSpec",
+    "RankingOptions",
     "Scheme",
     "SignificanceResult",
     "TaskMatrix",

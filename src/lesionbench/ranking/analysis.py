@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .bootstrap import BootstrapResult, bootstrap_task
-from .options import METHODSPLOT_SCHEMES, NaTreat, Scheme, get_scheme
+from .options import DEFAULT_SCHEME, METHODSPLOT_SCHEMES, NaTreat, Scheme, get_scheme
 from .schemes import TaskRanking, apply_na_treat, consensus_ranking, rank_task
 from .significance import SignificanceResult, test_then_rank_loss
 from .table import RANKED_KINDS, TaskMatrix, task_matrix
@@ -40,7 +40,7 @@ def analyse(
     *,
     reference: str,
     metrics: Sequence[str],
-    scheme: str | Scheme = "mean-then-rank",
+    scheme: str | Scheme = DEFAULT_SCHEME,
     na_treat: NaTreat = "worst",
     n_boot: int = 1000,
     rng: np.random.Generator | None = None,

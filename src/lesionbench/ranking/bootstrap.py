@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .options import NaTreat, Scheme, get_scheme
+from .options import DEFAULT_SCHEME, NaTreat, Scheme, get_scheme
 from .schemes import apply_na_treat, rank_loss
 from .table import TaskMatrix
 
@@ -114,7 +114,7 @@ def kendall_tau_to(full_rank: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 
 def bootstrap_task(
     task: TaskMatrix,
-    scheme: str | Scheme = "mean-then-rank",
+    scheme: str | Scheme = DEFAULT_SCHEME,
     *,
     rng: np.random.Generator,
     n_boot: int = 1000,

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import DEFAULT_SEED
 from ..errors import ConfigError
-
-from .options import DEFAULT_LEADERBOARD_METRICS, SCHEMES, STRATA, RankingOptions
+from .options import DEFAULT_LEADERBOARD_METRICS, DEFAULT_SCHEME, DEFAULT_STRATA, SCHEMES, STRATA, RankingOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,11 +46,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_LEADERBOARD_METRICS), help="leaderboard metrics (default: %(default)s)")
     p.add_argument("--weights", nargs="+", type=float, help="leaderboard weight per metric (default: equal)")
     p.add_argument("--analysis-metrics", nargs="+", help="tasks of the challengeR analysis (default: --metrics)")
-    p.add_argument("--scheme", choices=SCHEME_NAMES, default="mean-then-rank", help="scheme of the analysis and bootstrap (default: %(default)s)")
+    p.add_argument("--scheme", choices=SCHEME_NAMES, default=DEFAULT_SCHEME, help="scheme of the analysis and bootstrap (default: %(default)s)")
     p.add_argument("--na-treat", type=_na_treat, default="worst", help="missing values: worst, na.rm, last or a number (default: worst)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap and podium tie-breaks (default: %(default)s, the config's seed)")
-    p.add_argument("--strata", nargs="*", choices=STRATA, default=["center", "seen_center", "load_tertile"], help="leaderboards per stratum")
+    p.add_argument("--strata", nargs="*", choices=STRATA, default=list(DEFAULT_STRATA), help="leaderboards per stratum")
     p.add_argument("--figures", action="store_true", help="also draw the figures (PNG) into OUT/figures")
     p.set_defaults(func=run)
 

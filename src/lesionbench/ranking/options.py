@@ -49,8 +49,13 @@ SCHEMES: dict[str, Scheme] = {
 #: The line plot across schemes uses these (challengeR ``methodsplot``).
 METHODSPLOT_SCHEMES: tuple[str, ...] = ("test-then-rank", "mean-then-rank", "median-then-rank", "rank-then-mean", "rank-then-median")
 
+#: Scheme of the analysis and the bootstrap when none is chosen.
+DEFAULT_SCHEME = "mean-then-rank"
+
 #: Strata of the per-stratum leaderboards (:func:`.strata.stratify`).
 STRATA: tuple[str, ...] = ("center", "seen_center", "load_tertile", "lesion_size")
+#: Strata written when none are configured.
+DEFAULT_STRATA: tuple[str, ...] = ("center", "seen_center", "load_tertile")
 
 #: Metrics of the leaderboard when none are configured.
 DEFAULT_LEADERBOARD_METRICS: tuple[str, ...] = ("dice", "lesion_f1")
@@ -73,10 +78,10 @@ class RankingOptions:
     metrics: tuple[str, ...] = DEFAULT_LEADERBOARD_METRICS
     weights: tuple[float, ...] | None = None
     analysis_metrics: tuple[str, ...] = DEFAULT_LEADERBOARD_METRICS
-    scheme: str = "mean-then-rank"
+    scheme: str = DEFAULT_SCHEME
     na_treat: NaTreat = "worst"
     n_bootstrap: int = 1000
     seed: int = DEFAULT_SEED
-    strata: tuple[str, ...] = ("center", "seen_center", "load_tertile")
+    strata: tuple[str, ...] = DEFAULT_STRATA
     figures: bool = True
     rater_reference: str | None = None

@@ -45,18 +45,22 @@ Schemes (challengeR ``R/rankingMethods.R``):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from ..errors import ConfigError
-from .options import Aggregate, NaTreat, Scheme, get_scheme
+from .options import DEFAULT_SCHEME, Aggregate, NaTreat, Scheme, get_scheme
 from .ranks import r_mean, rank_min
 from .significance import test_then_rank_loss
 from .table import MetricSpec, TaskMatrix
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def to_loss(values: np.ndarray, spec: MetricSpec) -> np.ndarray:
@@ -101,7 +105,7 @@ def apply_na_treat(values: np.ndarray, spec: MetricSpec, na_treat: NaTreat = "wo
 
 
 @contextmanager
-def _quiet_nan_warnings():
+def _quiet_nan_warnings() -> Iterator[None]:
     """Silence "Mean of empty slice": an all-missing entry is a legitimate NaN aggregate."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -162,7 +166,7 @@ class TaskRanking:
     def entries(self) -> tuple[str, ...]:
         return self.task.entries
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         df = pd.DataFrame(
@@ -194,7 +198,7 @@ def rank_loss(loss: np.ndarray, scheme: Scheme, na_treat: NaTreat = "worst") -> 
     raise ConfigError(f"unknown scheme kind {scheme.kind!r}")
 
 
-def rank_task(task: TaskMatrix, scheme: str | Scheme = "mean-then-rank", na_treat: NaTreat = "worst") -> TaskRanking:
+def rank_task(task: TaskMatrix, scheme: str | Scheme = DEFAULT_SCHEME, na_treat: NaTreat = "worst") -> TaskRanking:
     """Rank the entries of one :class:`~.table.TaskMatrix` with a named or given scheme."""
     scheme = get_scheme(scheme)
     loss = apply_na_treat(task.values, task.spec, na_treat)

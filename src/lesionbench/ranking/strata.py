@@ -16,6 +16,7 @@ al., Sci Rep 8:13650, 2018). Strata:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -39,7 +40,7 @@ def lesion_size_bin_labels(volumes_mm3: np.ndarray, edges: Sequence[float] | Non
     if lows.ndim != 1 or lows.size < 1 or np.any(np.diff(lows) <= 0):
         raise ConfigError(f"lesion size edges must be increasing, got {lows.tolist()}")
     bounds = [*lows.tolist(), math.inf]
-    names = [f"<{lows[0]:g}mm3"] + [size_bin_label(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    names = [f"<{lows[0]:g}mm3"] + [size_bin_label(a, b) for a, b in itertools.pairwise(bounds)]
     idx = np.digitize(np.asarray(volumes_mm3, dtype=float), lows)
     return np.asarray(names, dtype=object)[idx]
 

@@ -26,10 +26,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
-    "CasePlan",
     "PRESETS",
-    "Preset",
     "SYNTH_MODALITIES",
+    "CasePlan",
+    "Preset",
     "SimulatedCase",
     "case_files",
     "generate_case",

@@ -7,11 +7,14 @@ import concurrent.futures
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import DEFAULT_SEED
 from ..errors import ConfigError
-
 from .plan import PRESETS
+
+if TYPE_CHECKING:
+    from .plan import CasePlan
 
 PRESET_NAMES: tuple[str, ...] = tuple(sorted(PRESETS))
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _figure(plans, args: argparse.Namespace, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _figure(plans: list[CasePlan], args: argparse.Namespace, out: Path) -> None:
     from .figures import plot_cohort_overview
     from .plan import case_files
 
