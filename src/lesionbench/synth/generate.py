@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import nibabel as nib
 import numpy as np
@@ -111,11 +112,23 @@ def _signal_maps(
     per_tissue: dict[str, dict[str, float]] = {}
     for modality in SYNTH_MODALITIES:
         tissue_signal = {
-            k: float(modality_signal(modality, t.pd, t.t1, t.t2, t.t2s, protocol.flair, protocol.t1, protocol.dual_echo))
+            k: float(
+                modality_signal(
+                    modality,
+                    np.asarray(t.pd),
+                    np.asarray(t.t1),
+                    np.asarray(t.t2),
+                    np.asarray(t.t2s),
+                    protocol.flair,
+                    protocol.t1,
+                    protocol.dual_echo,
+                )
+            )
             for k, t in tissues.items()
         }
         per_tissue[modality] = tissue_signal
-        image = sum(fractions[k] * tissue_signal[k] for k in TISSUES).astype(np.float32)
+        # sum() of arrays starts from 0, so its static type is "array or 0"; it is an array here.
+        image = cast(np.ndarray, sum(fractions[k] * tissue_signal[k] for k in TISSUES)).astype(np.float32)
         lesion_signal = modality_signal(modality, les_pd, les_t1, les_t2, les_t2s, protocol.flair, protocol.t1, protocol.dual_echo)
         image[inside] += f[inside] * lesion_signal.astype(np.float32)
         signals[modality] = image
