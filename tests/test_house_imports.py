@@ -99,9 +99,7 @@ def import_graph(*, top_level_only: bool = False, internal: bool = True) -> dict
         targets = set()
         for node in _import_nodes(_parse(module), top_level_only=top_level_only):
             for name in _resolve(module, node):
-                if not internal:
-                    targets.add(name)
-                elif name in MODULES and name != module:
+                if not internal or (name in MODULES and name != module):
                     targets.add(name)
         graph[module] = targets
     return graph
