@@ -171,9 +171,8 @@ def binarize_mask(
     ``binary`` accepts only 0 and 1 (any dtype); ``nonzero`` accepts any finite values and
     takes non-zero as lesion. Non-finite values are always an error.
     """
-    if np.issubdtype(data.dtype, np.floating):
-        if not np.all(np.isfinite(data)):
-            raise NonFiniteError("mask has NaN or infinite voxels", case=case, path=path)
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        raise NonFiniteError("mask has NaN or infinite voxels", case=case, path=path)
     if policy == "nonzero":
         return data != 0
     if policy != "binary":

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,7 @@ def _describe_geometry(record: QCRecord, vol: Volume, dtype: str) -> None:
 def _on_disk_dtype(path: Path) -> str:
     import nibabel as nib
 
-    return str(nib.load(str(path)).get_data_dtype())
+    return str(cast(nib.Nifti1Image, nib.load(str(path))).get_data_dtype())
 
 
 def _inspect_image(case_id: str, role: str, path: Path) -> tuple[QCRecord, Volume | None]:

@@ -168,8 +168,8 @@ def validate_case_sheet(
             cases[column] = ""
     empty_ids = cases["case_id"] == ""
     if empty_ids.any():
-        row = int(empty_ids.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header
-        raise SheetError(f"row {row} has an empty case_id", path=origin)
+        line_no = int(empty_ids.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header
+        raise SheetError(f"row {line_no} has an empty case_id", path=origin)
     bad_chars = cases["case_id"].str.contains(r"[^A-Za-z0-9_.\-]", regex=True)
     if bad_chars.any():
         case = cases.loc[bad_chars, "case_id"].iloc[0]

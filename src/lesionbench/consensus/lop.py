@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -167,7 +168,7 @@ def weighted_fixed_point(
     t1, t0 = t1.astype(np.float64).copy(), t0.astype(np.float64).copy()
     active = cw.sum(axis=0) > 0
     steps = 0
-    for steps in range(1, max_steps + 1):
+    for steps in range(1, max_steps + 1):  # noqa: B007 - the count is returned after the loop
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
@@ -208,7 +209,7 @@ def _lop_em(
     log_f, log_nf = math.log(prior), math.log1p(-prior)
     decisions = bits.astype(np.float64)
     change = math.inf
-    fp = {"tolerance": fp_tolerance, "max_steps": fp_max_iterations}
+    fp: dict[str, Any] = {"tolerance": fp_tolerance, "max_steps": fp_max_iterations}
     for n in range(1, max_iterations + 1):
         log_a = log_f + _log_opinions(bits, w, p1, p0, normalized).sum(axis=1)
         log_b = log_nf + _log_opinions(bits, w, b1, b0, normalized).sum(axis=1)
@@ -295,6 +296,7 @@ def lop_staple(
     scale = 1.0 / largest if largest >= 2.0 else 1.0
     details["weight_scale"] = scale
     used = wmap * scale if scale != 1.0 else wmap
+    expand: Callable[[np.ndarray], np.ndarray]
     if used.ndim == 1:
         # One weight per rater: the posterior still depends on the vote pattern only.
         bits, counts, unit_w = pats.bits, pats.counts, np.broadcast_to(used, pats.bits.shape)
@@ -531,7 +533,7 @@ def _local_em(
 
     n_raters = votes.shape[0]
     inside = comp.astype(np.float64)
-    idx = np.nonzero(comp)
+    idx: tuple[Any, ...] = np.nonzero(comp)
     d = votes[(slice(None), *idx)]  # (R, n) decisions at the computed voxels
     n_reg = box_sum(inside)[idx]
     n_d = np.stack([box_sum(votes[k] * inside)[idx] for k in range(n_raters)])

@@ -55,7 +55,7 @@ def _patterns(votes: np.ndarray | Sequence[np.ndarray], mask: np.ndarray | None)
         # final gather also applies the mask, and one bincount does all the counting.
         code_dtype = np.uint8 if n_raters <= 7 else np.uint16 if n_raters <= 15 else np.uint32
         n = layers[0].size
-        codes = np.empty(n, dtype=code_dtype)
+        codes: np.ndarray = np.empty(n, dtype=code_dtype)
         shifted = np.empty(min(n, _CHUNK), dtype=code_dtype)
         all_counts = np.zeros(n_codes + 1, dtype=np.int64)
         # Work in cache-sized chunks: the grid is streamed once instead of once per rater.

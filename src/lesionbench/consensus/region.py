@@ -14,6 +14,8 @@ Three documented choices:
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -45,7 +47,7 @@ def union_region(votes: np.ndarray, dilation: int = DEFAULT_DILATION) -> np.ndar
     full-size grid. All raters empty gives an empty region.
     """
     votes = np.asarray(votes)
-    union = votes.any(axis=0)
+    union = cast(np.ndarray, votes.any(axis=0))
     dilation = int(dilation)
     if dilation < 0:
         raise ConfigError(f"dilation must be >= 0 voxels; got {dilation}")

@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from ..errors import ConfigError
 
@@ -264,7 +264,7 @@ def validate_config_metrics(config: Mapping[str, object]) -> None:
         for part in dotted.split("."):
             node = node.get(part) if isinstance(node, Mapping) else None
         if node is not None:
-            validate_metric_names(node if isinstance(node, (list, tuple)) else [node], key=dotted)
+            validate_metric_names(cast("list[str]", node if isinstance(node, (list, tuple)) else [node]), key=dotted)
 
 
 @dataclass(frozen=True)

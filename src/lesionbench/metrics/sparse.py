@@ -25,6 +25,7 @@ Definitions
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -77,7 +78,7 @@ def sparse_mask(mask: np.ndarray, *, edge_is_background: bool = True) -> SparseM
     medpy/MONAI borders and SimpleITK.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
-    shape = tuple(int(s) for s in mask.shape)
+    shape = cast(tuple[int, int, int], tuple(int(s) for s in mask.shape))
     flat = mask.reshape(-1)
     indices = np.flatnonzero(flat)
     n = indices.size

@@ -37,7 +37,7 @@ def plot_overlays(
         b, _ = _axial(brain.astype(np.float32), affine, z)
 
         def norm(img: np.ndarray) -> np.ndarray:
-            lo, hi = np.percentile(img[b > 0], [1, 99]) if (b > 0).any() else (img.min(), img.max())
+            lo, hi = np.percentile(img[b > 0], [1, 99]) if (b > 0).any() else (img.min(), img.max())  # noqa: B023
             return np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1)
 
         fn, sn = norm(f), norm(s)
@@ -83,8 +83,8 @@ def plot_nawm_distributions(
                 by_center.setdefault(centers[case], []).append(values)
             pooled = np.concatenate([np.concatenate(v) for v in by_center.values()])
             lo, hi = np.percentile(pooled, [0.5, 99.5])
-            for center, values in sorted(by_center.items()):
-                ax.hist(np.concatenate(values), bins=60, range=(lo, hi), density=True, histtype="step", color=colors[center], label=f"center {center}")
+            for center, center_values in sorted(by_center.items()):
+                ax.hist(np.concatenate(center_values), bins=60, range=(lo, hi), density=True, histtype="step", color=colors[center], label=f"center {center}")
             ax.set_title(f"{modality}: {space}", fontsize=8)
             ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6)

@@ -22,6 +22,7 @@ Every scheme returns 0 outside the brain mask, so harmonized images share one ba
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -87,7 +88,7 @@ def whitestripe_stripe(
     # Smoothing stands in for the original penalised-spline/KDE fit; 1 % of the range keeps
     # tissue modes and removes binning noise.
     smooth = ndimage.gaussian_filter1d(hist.astype(float), sigma=bins / 100.0, mode="nearest")
-    peaks, props = signal.find_peaks(smooth, prominence=0.05 * smooth.max())
+    peaks, _props = signal.find_peaks(smooth, prominence=0.05 * smooth.max())
     if peaks.size == 0:
         peaks = np.array([int(np.argmax(smooth))])
     if peak == "last":
@@ -168,11 +169,11 @@ def fit_nyul(
     if len(images) != len(masks):
         raise ValueError("images and masks differ in number")
     pct = [float(p) for p in percentiles]
-    if any(b <= a for a, b in zip(pct, pct[1:])) or pct[0] < 0 or pct[-1] > 100:
+    if any(b <= a for a, b in itertools.pairwise(pct)) or pct[0] < 0 or pct[-1] > 100:
         raise ConfigError(f"Nyul percentiles must increase within [0, 100], not {pct}")
     s_min, s_max = float(scale_range[0]), float(scale_range[1])
     mapped = []
-    names = list(cases) if cases is not None else [None] * len(images)
+    names: list[str | None] = list(cases) if cases is not None else [None] * len(images)
     for image, mask, name in zip(images, masks, names):
         marks = _landmarks(_brain_values(image, mask, name), pct, name)
         mapped.append(s_min + (marks - marks[0]) * (s_max - s_min) / (marks[-1] - marks[0]))

@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def mni_template() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     data_dir = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for key in ("t1", "gm", "wm"):
-        img = nib.load(str(data_dir / f"mni_icbm152_{key}_tal_nlin_sym_09a_converted.nii.gz"))
+        img = cast(nib.Nifti1Image, nib.load(str(data_dir / f"mni_icbm152_{key}_tal_nlin_sym_09a_converted.nii.gz")))
         arr = np.asarray(img.dataobj, dtype=np.float32)
         out[key] = (arr / arr.max(), np.asarray(img.affine, dtype=float))
     affine = out["t1"][1]

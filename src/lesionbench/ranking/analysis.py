@@ -67,6 +67,7 @@ def analyse(
             r = rank_task(task, name, s_na)
             scheme_rows += [{"metric": m, "scheme": name, "entry": e, "rank": int(k)} for e, k in zip(task.entries, r.rank)]
         if n_boot > 0:
+            assert rng is not None  # checked on entry
             try:
                 boots[m] = bootstrap_task(task, scheme, rng=rng, n_boot=n_boot, na_treat=na_treat)
             except ConfigError as exc:

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 from .options import DEFAULT_LEADERBOARD_METRICS, NaTreat
-from .ranks import per_case_ranks, r_mean, rank_min
+from .ranks import per_case_ranks, r_mean
 from .schemes import apply_na_treat, check_na_treat
-from .table import NOT_APPLICABLE, RANKED_KINDS, cell_values, task_matrix
+from .table import NOT_APPLICABLE, RANKED_KINDS, TaskMatrix, cell_values, task_matrix
 
 #: The rank-aggregation rule, in one sentence, for the Markdown table and the report.
 LEADERBOARD_RULE = (
@@ -120,7 +120,7 @@ def msseg_leaderboard(
             if r.size == 0 or exact_score[k] is None:  # no case at all under na.rm: nothing to rank on
                 exact_score[k] = None
             else:
-                exact_score[k] += Fraction(float(w_m)) * Fraction(int(r.sum()), int(r.size))
+                exact_score[k] = cast(Fraction, exact_score[k]) + Fraction(float(w_m)) * Fraction(int(r.sum()), int(r.size))
         with np.errstate(all="ignore"):
             out[f"{m}_mean_rank"] = r_mean(ranks, skip_nan=True)
             out[f"{m}_mean"] = r_mean(_metric_units(loss, task), skip_nan=True)
@@ -166,7 +166,7 @@ def _rank_present(loss: np.ndarray) -> np.ndarray:
     return stats.rankdata(loss, method="min", axis=-2, nan_policy="omit")
 
 
-def _metric_units(loss: np.ndarray, task) -> np.ndarray:
+def _metric_units(loss: np.ndarray, task: TaskMatrix) -> np.ndarray:
     """Loss back in metric units, keeping the sign of observed signed errors."""
     shown = -loss if task.spec.higher_is_better else loss
     observed = ~np.isnan(task.values)

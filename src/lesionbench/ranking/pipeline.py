@@ -10,6 +10,7 @@ tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,13 +40,13 @@ def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -
     """Write the leaderboard, analysis tables, strata and figures; return the leaderboard."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    board_kw = dict(
-        reference=options.reference,
-        metrics=list(options.metrics),
-        weights=list(options.weights) if options.weights else None,
-        na_treat=options.na_treat,
-        rater_reference=options.rater_reference,
-    )
+    board_kw: dict[str, Any] = {
+        "reference": options.reference,
+        "metrics": list(options.metrics),
+        "weights": list(options.weights) if options.weights else None,
+        "na_treat": options.na_treat,
+        "rater_reference": options.rater_reference,
+    }
     board = msseg_leaderboard(table, **board_kw)
     board.to_csv(out / "leaderboard.tsv", sep="\t", index=False, na_rep="NaN")
     (out / "leaderboard.md").write_text(leaderboard_markdown(board, title=f"Leaderboard (reference {options.reference})"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from scipy import ndimage
@@ -80,7 +81,7 @@ def _load_mni_1mm() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     arrays = {}
     affine = None
     for key, name in _MNI_FILES.items():
-        img = nib.load(str(data_dir / name))
+        img = cast(nib.Nifti1Image, nib.load(str(data_dir / name)))
         arr = np.asarray(img.dataobj, dtype=np.float32)
         arrays[key] = arr / arr.max()
         affine = np.asarray(img.affine, dtype=float)
@@ -143,7 +144,7 @@ def build_template_anatomy(
         vent = np.isin(labels, 1 + np.flatnonzero(sizes >= 500.0))
     vent_dist = ndimage.distance_transform_edt(~vent, sampling=sampling).astype(np.float32)
     gm_dist = ndimage.distance_transform_edt(gm < 0.5, sampling=sampling)
-    ii, jj, kk = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    _ii, jj, kk = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
     y_mm = affine[1, 1] * jj + affine[1, 3]
     z_mm = affine[2, 2] * kk + affine[2, 3]
     infra = (z_mm < -20.0) | ((z_mm < -8.0) & (y_mm < -55.0))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-
 #: Half-width (mm) of the band around true lesions where rater boundaries are modelled.
 BAND_MM = 6.0
 
@@ -132,7 +131,7 @@ def prepare_rater_inputs(
         lesion_contrast=np.asarray(lesion_contrast, dtype=float),
         groups=groups,
         fp_candidates=fp,
-        spacing=spacing,  # type: ignore[arg-type]
+        spacing=spacing,
     )
 
 
