@@ -35,10 +35,10 @@ import warnings
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("RAYON_NUM_THREADS", "2")
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
+import numpy as np
+from scipy import ndimage
 
-from lesionbench.metrics import compute_metrics  # noqa: E402
+from lesionbench.metrics import compute_metrics
 
 SHAPE = (197, 233, 189)
 

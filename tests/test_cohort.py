@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_msseg_tree, small_image, small_mask, write_nifti
 
+from conftest import make_msseg_tree, small_image, small_mask, write_nifti
 from lesionbench.cli import main
 from lesionbench.cohort.importers import import_bids, import_msseg2, import_msseg2016
 from lesionbench.cohort.layout import MSSEG2016_CENTERS
@@ -99,7 +99,7 @@ def test_bids_import(tmp_path):
     for sub in ("01", "02"):
         anat = root / f"sub-{sub}" / "anat"
         for suffix in ("FLAIR", "T1w", "T2w", "PDw", "ce-gd_T1w"):
-            name = f"sub-{sub}_{suffix}.nii.gz" if not suffix.startswith("ce-") else f"sub-{sub}_{suffix}.nii.gz"
+            name = f"sub-{sub}_{suffix}.nii.gz"
             write_nifti(anat / name, small_image())
         for rater in ("expertA", "expertB", "consensus"):
             write_nifti(root / "derivatives" / rater / f"sub-{sub}" / "anat" / f"sub-{sub}_label-lesion_mask.nii.gz", small_mask())

@@ -18,7 +18,7 @@ from lesionbench import consensus as cs
 from lesionbench.errors import ConfigError, ConsensusError, InputError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_consensus_validation import dice, simulate_case  # noqa: E402
+from test_consensus_validation import dice, simulate_case
 
 
 def example() -> np.ndarray:
@@ -156,7 +156,7 @@ def test_unnormalised_lop_collapses_to_the_prior_and_warns():
     np.testing.assert_allclose(res.sensitivity, [0.444444, 0.444444, 0.222222], atol=5e-7)
     np.testing.assert_allclose(res.specificity, [0.555556, 0.555556, 0.777778], atol=5e-7)
     assert not res.binary().any()
-    with pytest.raises(ConsensusError, match="case c7.*lop-staple.*empty"):
+    with pytest.raises(ConsensusError, match=r"case c7.*lop-staple.*empty"):
         cs.check_consensus(res, example(), case="c7")
 
 

@@ -261,7 +261,7 @@ def demo_cohort_scores() -> dict[str, dict[str, float]]:
         truth = sim.truth_mask
 
         def dice(mask):
-            return 2.0 * np.count_nonzero(mask & truth) / (np.count_nonzero(mask) + np.count_nonzero(truth))
+            return 2.0 * np.count_nonzero(mask & truth) / (np.count_nonzero(mask) + np.count_nonzero(truth))  # noqa: B023
 
         scores[plan.case_id] = {
             "median_rater": float(np.median([dice(v) for v in votes])),

@@ -15,8 +15,8 @@ import json
 import os
 import signal
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import nibabel as nib
@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
-COMMAND_TOOL = '''
+COMMAND_TOOL = """
 import sys
 import nibabel as nib
 import numpy as np
@@ -40,7 +40,7 @@ img = nib.load(flair)
 data = np.asarray(img.dataobj, dtype=float)
 mask = (data > np.percentile(data[data > 0], 99)).astype(np.uint8)
 nib.save(nib.Nifti1Image(mask, img.affine), output)
-'''
+"""
 
 
 def run(workdir: Path, configs: list[Path], *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:

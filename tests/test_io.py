@@ -8,8 +8,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import small_image, small_mask, write_nifti
 
+from conftest import small_image, small_mask, write_nifti
 from lesionbench.errors import (
     AffineError,
     DimensionError,

@@ -55,7 +55,8 @@ def test_writes_lesion_table(pair, tmp_path, capsys):
     out_tsv = tmp_path / "out" / "lesions.tsv"
     code, _, _ = _run(capsys, *pair, "--lesions-tsv", out_tsv)
     assert code == 0
-    rows = list(csv.DictReader(open(out_tsv), delimiter="\t"))
+    with open(out_tsv) as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
     assert [r["status"] for r in rows] == ["TP", "FN", "FP"]
 
 

@@ -152,7 +152,7 @@ def test_distance_cap_is_the_sri24_diagonal():
 # ---- bad inputs: type and message naming the case -------------------------------------------------
 
 def test_rejects_2d_mask():
-    with pytest.raises(DimensionError, match="case 07.*reference mask is 2-D"):
+    with pytest.raises(DimensionError, match=r"case 07.*reference mask is 2-D"):
         compute_metrics(np.zeros((4, 4), bool), np.zeros((4, 4), bool), (1, 1, 1), case="07")
 
 
@@ -165,7 +165,7 @@ def test_rejects_shape_mismatch():
 def test_rejects_non_binary_values(bad):
     pred = _cube().astype(np.float32)
     pred[0, 0, 0] = bad
-    with pytest.raises(NonBinaryMaskError, match="case 07.*prediction mask is not binary") as err:
+    with pytest.raises(NonBinaryMaskError, match=r"case 07.*prediction mask is not binary") as err:
         compute_metrics(_cube(), pred, (1, 1, 1), case="07")
     assert err.value.case == "07"
 

@@ -25,7 +25,7 @@ def test_threshold_model_round_trip(tmp_path):
 
 
 def test_missing_model_file_names_it(tmp_path):
-    with pytest.raises(MissingFileError, match="model.pkl"):
+    with pytest.raises(MissingFileError, match=r"model.pkl"):
         read_sklearn_model(tmp_path / "model.pkl", kind="random_forest")
 
 
@@ -37,7 +37,7 @@ def test_missing_model_file_names_it(tmp_path):
 def test_a_file_we_did_not_write_is_refused(tmp_path, content):
     path = tmp_path / "model.pkl"
     path.write_bytes(content)
-    with pytest.raises(ModelFileError, match="model.pkl") as info:
+    with pytest.raises(ModelFileError, match=r"model.pkl") as info:
         read_sklearn_model(path, kind="flair_hyperintensity")
     assert info.value.path == str(path)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from nilearn import datasets
 
-from lesionbench.errors import GridMismatchError
 from lesionbench.consensus.population import frequency_map, plot_frequency_map
+from lesionbench.errors import GridMismatchError
 
 
 def test_frequency_is_the_fraction_of_cases():

@@ -15,6 +15,9 @@ from scipy.spatial.transform import Rotation
 
 from lesionbench.io import Volume
 from lesionbench.preprocess.bias import n4_correct
+from lesionbench.preprocess.pipeline import MissingModalityError, PreprocessSettings, check_rigid, preprocess_case
+from lesionbench.preprocess.quality import transform_error_mm
+from lesionbench.preprocess.registration import RegistrationError, RigidResult, estimate_rigid, mni_template
 from lesionbench.preprocess.spatial import (
     affine_of_ants,
     from_sitk,
@@ -25,10 +28,6 @@ from lesionbench.preprocess.spatial import (
     to_sitk,
     world_points,
 )
-from lesionbench.preprocess.pipeline import MissingModalityError, PreprocessSettings, check_rigid, preprocess_case
-from lesionbench.metrics.overlap import dice
-from lesionbench.preprocess.quality import transform_error_mm
-from lesionbench.preprocess.registration import RegistrationError, RigidResult, estimate_rigid, mni_template
 
 VOX = 3.0
 
@@ -158,7 +157,7 @@ def test_failed_registration_names_case_and_file():
 
 def test_preprocess_case_without_flair_names_the_case(tmp_path):
     t1, a3 = mni_3mm()["t1"]
-    with pytest.raises(MissingModalityError, match="case c01_train_p03: .*needs modality flair"):
+    with pytest.raises(MissingModalityError, match=r"case c01_train_p03: .*needs modality flair"):
         preprocess_case({"t1": Volume(t1, a3)}, case="c01_train_p03", transforms_dir=tmp_path)
 
 

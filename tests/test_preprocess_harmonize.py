@@ -86,7 +86,7 @@ def test_nyul_scale_json_round_trip(tmp_path):
 
 def test_nyul_bad_inputs_name_case_and_file(tmp_path):
     flat = np.full(SHAPE, 5.0, np.float32)
-    with pytest.raises(HarmonizationError, match="case c07_train_p02.*not strictly increasing"):
+    with pytest.raises(HarmonizationError, match=r"case c07_train_p02.*not strictly increasing"):
         fit_nyul([flat], [np.ones(SHAPE, bool)], modality="t1", cases=["c07_train_p02"])
     missing = tmp_path / "nope.json"
     with pytest.raises(HarmonizationError, match=f"file {missing}.*does not exist"):
@@ -133,7 +133,7 @@ def test_harmonize_dispatch_and_errors():
     scale = fit_nyul([image], [mask], modality="t1")
     with pytest.raises(ConfigError, match="for t1, not flair"):
         harmonize("nyul", image, mask, modality="flair", nyul_scale=scale)
-    with pytest.raises(HarmonizationError, match="case c01_test_p01.*only 0 voxels"):
+    with pytest.raises(HarmonizationError, match=r"case c01_test_p01.*only 0 voxels"):
         zscore(image, np.zeros(SHAPE, bool), case="c01_test_p01")
 
 
@@ -146,7 +146,7 @@ def test_harmonization_halves_center_distance_on_a_gain_offset_shift():
         image, mask = brain_image(10 + k, gain=gain, offset=offset)
         train.append((image, mask))
     scale = fit_nyul([i for i, _ in train], [m for _, m in train], modality="t1")
-    for (case, center), (image, mask) in zip(cases.items(), train):
+    for (case, _center), (image, mask) in zip(cases.items(), train):
         wm = mask & (image > np.percentile(image[mask], 60))
         for space, data in {"before": image, "zscore": zscore(image, mask), "nyul": apply_nyul(image, mask, scale)}.items():
             samples.setdefault((space, "t1"), {})[case] = data[wm]
@@ -208,6 +208,6 @@ def test_center_distances_matches_scipy_and_is_affine_invariant():
 
 
 def test_missing_modality_names_case_and_modality():
-    with pytest.raises(MissingModalityError, match="case c03_test_p01: .*needs modality t1gd.*has flair, t1"):
+    with pytest.raises(MissingModalityError, match=r"case c03_test_p01: .*needs modality t1gd.*has flair, t1"):
         require_modalities(["flair", "t1"], ["flair", "t1gd"], case="c03_test_p01", who="method lesionseg")
     require_modalities(["flair", "t1"], ["flair"], case="c03_test_p01")

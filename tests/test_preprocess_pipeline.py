@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from lesionbench.io import Volume
-from lesionbench.preprocess.pipeline import PreprocessSettings, preprocess_case
 from lesionbench.metrics.overlap import dice
+from lesionbench.preprocess.pipeline import PreprocessSettings, preprocess_case
 from lesionbench.preprocess.quality import transform_error_mm
 from lesionbench.preprocess.spatial import world_points
 from test_preprocess import mni_3mm, moving_copy, oblique_affine, rigid

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_image, small_mask, write_nifti
 
+from conftest import small_image, small_mask, write_nifti
 from lesionbench.cli import main
 from lesionbench.cohort.importers import import_msseg2016
+from lesionbench.cohort.qc import case_summary, first_error, inspect_case, records_table
 from lesionbench.cohort.sheet import validate_case_sheet
 from lesionbench.errors import GridMismatchError, MissingFileError, NonBinaryMaskError, UnreadableImageError
-from lesionbench.cohort.qc import case_summary, first_error, inspect_case, records_table
 
 
 def _case_inputs(sheet, case_id):

@@ -18,8 +18,6 @@ point of the workflow's ``ranking`` rule, and check the written files and key va
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest

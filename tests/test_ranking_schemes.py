@@ -309,11 +309,11 @@ def test_table_errors_name_file_and_case(tmp_path):
 
 
 def test_table_missing_and_unreadable_file(tmp_path):
-    with pytest.raises(MissingFileError, match="nope.tsv"):
+    with pytest.raises(MissingFileError, match=r"nope.tsv"):
         lr.read_metrics_table(tmp_path / "nope.tsv")
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
-    with pytest.raises(SheetError, match="empty.tsv"):
+    with pytest.raises(SheetError, match=r"empty.tsv"):
         lr.read_metrics_table(empty)
 
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from lesionbench.io import save_volume
 from lesionbench.metrics.scoring import (
     CaseInfo,
     EntryResult,
@@ -21,7 +22,6 @@ from lesionbench.metrics.scoring import (
     mean_over_references,
     rows_frame,
 )
-from lesionbench.io import save_volume
 from lesionbench.ranking.table import task_matrix, validate_metrics_table
 
 SHAPE = (24, 24, 24)

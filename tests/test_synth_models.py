@@ -14,8 +14,7 @@ from scipy import optimize, stats
 
 from lesionbench.cohort.layout import case_id_for, relative_case_dir
 from lesionbench.errors import ConfigError
-from lesionbench.synth import case_files, plan_cohort
-from lesionbench.synth import physics
+from lesionbench.synth import case_files, physics, plan_cohort
 from lesionbench.synth.acquisition import bias_field, make_grid, psf_sigma_vox, rician_noise
 from lesionbench.synth.anatomy import exponentiate, load_template_anatomy, min_jacobian, random_subject_warp
 from lesionbench.synth.lesions import LesionModel, render_lesions, sample_lesions
@@ -190,8 +189,8 @@ def test_lesion_counts_are_overdispersed_and_loads_span_the_target_range():
     for _ in range(150):
         lesions, _ = sample_lesions(anat, model, rng)
         counts.append(len(lesions))
-        loads.append(sum(l.target_volume_mm3 for l in lesions) / 1000.0)
-        regions += [l.region for l in lesions]
+        loads.append(sum(lesion.target_volume_mm3 for lesion in lesions) / 1000.0)
+        regions += [lesion.region for lesion in lesions]
     counts = np.array(counts)
     assert counts.var() > 2 * counts.mean()
     assert min(loads) < 1.0 and max(loads) > 15.0
@@ -211,7 +210,7 @@ def test_rendered_lesions_have_their_volume_soft_edges_and_stay_in_parenchyma():
     soft = (maps.fraction > 0.05) & (maps.fraction < 0.95)
     assert soft.sum() > 0.2 * (maps.fraction > 0.5).sum()
     total = maps.fraction.sum() * 27.0
-    assert total == pytest.approx(sum(l.target_volume_mm3 for l in lesions), rel=0.35)
+    assert total == pytest.approx(sum(lesion.target_volume_mm3 for lesion in lesions), rel=0.35)
     inside = maps.labels > 0
     assert np.all(maps.t2_factor[inside] > 1.3) and np.all(maps.t1_factor[inside] > 1.1)
 

@@ -13,7 +13,13 @@ from lesionbench.synth.anatomy import load_template_anatomy
 from lesionbench.synth.generate import RATER_PANEL_SEED, lesion_model_for
 from lesionbench.synth.lesions import render_lesions, sample_lesions
 from lesionbench.synth.plan import PRESETS
-from lesionbench.synth.raters import RaterProfile, delineate, detection_probability, make_rater_panel, prepare_rater_inputs
+from lesionbench.synth.raters import (
+    RaterProfile,
+    delineate,
+    detection_probability,
+    make_rater_panel,
+    prepare_rater_inputs,
+)
 
 
 def _dice(a, b):
@@ -72,7 +78,7 @@ def test_missed_lesions_are_absent_and_false_positives_avoid_lesions():
     rng = np.random.default_rng(2)
     fp_rater = _rater(v50_mm3=1e6, false_positive_rate=50.0)
     mask, _ = delineate(inputs, fp_rater, rng)
-    assert 0 < mask.sum() and not np.any(mask & truth)
+    assert mask.sum() > 0 and not np.any(mask & truth)
 
 
 def test_detection_probability_is_logistic_in_log_volume():

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import make_msseg_tree
 
 REPO = Path(__file__).resolve().parents[1]
