@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
 
+
 @dataclass(frozen=True)
 class ConsensusResult:
     """The outcome of a fusion.

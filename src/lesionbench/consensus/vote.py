@@ -7,6 +7,7 @@ import numpy as np
 from .base import ConsensusResult, _check_mask, _check_threshold, check_votes, empty_result
 from .patterns import _patterns, _performance_from_patterns, _votes_outside
 
+
 def majority_vote(
     votes: np.ndarray,
     *,

@@ -14,12 +14,12 @@ voxels in both masks. Nothing loops over voxels in Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from ..errors import ConfigError, DimensionError, GridMismatchError, NonBinaryMaskError
-from .sparse import SparseMask, sparse_mask
 from .info import METRIC_KEYS, Emptiness, classify
 from .lesions import (
     AnimaDetection,
@@ -31,6 +31,7 @@ from .lesions import (
     min_lesion_voxels,
     overlap_table,
 )
+from .sparse import SparseMask, sparse_mask
 from .surface import anima_surface_distance, border_points_mm, summarize, surface_distances
 
 Number = float | int | None
@@ -146,8 +147,9 @@ def as_binary_mask(array: np.ndarray, *, role: str, case: str | None = None) -> 
     return np.ascontiguousarray(nonzero)
 
 
-def _check_parameters(spacing, nsd_tolerance_mm, min_lesion_volume_mm3, alpha, beta, gamma, match_threshold,
-                      case) -> tuple[float, float, float]:
+def _check_parameters(spacing: Sequence[float] | np.ndarray, nsd_tolerance_mm: float, min_lesion_volume_mm3: float,
+                      alpha: float, beta: float, gamma: float, match_threshold: float,
+                      case: str | None) -> tuple[float, float, float]:
     sp = tuple(float(s) for s in np.asarray(spacing, dtype=float).ravel())
     where = f"case {case}: " if case is not None else ""
     if len(sp) != 3 or not all(math.isfinite(s) and s > 0 for s in sp):
@@ -162,7 +164,7 @@ def _check_parameters(spacing, nsd_tolerance_mm, min_lesion_volume_mm3, alpha, b
             raise ConfigError(f"{where}{name} must be in (0, 1], got {value!r}")
     if not (0 <= match_threshold < 1):
         raise ConfigError(f"{where}match threshold must be in [0, 1), got {match_threshold!r}")
-    return sp  # type: ignore[return-value]
+    return sp
 
 
 def _raster_key_itk(coords: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -170,7 +172,7 @@ def _raster_key_itk(coords: np.ndarray, shape: tuple[int, int, int]) -> np.ndarr
     return coords[:, 0] + shape[0] * (coords[:, 1] + shape[1] * coords[:, 2].astype(np.int64))
 
 
-def _surface(sm_r: SparseMask, sm_p: SparseMask, spacing, tol, edge_is_background: bool) -> dict[str, float | None]:
+def _surface(sm_r: SparseMask, sm_p: SparseMask, spacing: tuple[float, float, float], tol: float, edge_is_background: bool) -> dict[str, float | None]:
     keys = ("hausdorff_mm", "hausdorff95_mm", "hausdorff95_pooled_mm", "assd_mm", "masd_mm", "nsd", "asd_anima_mm")
     out: dict[str, float | None] = dict.fromkeys(keys)
     if sm_r.n_voxels == 0 or sm_p.n_voxels == 0:
@@ -286,7 +288,7 @@ def compute_metrics(
     else:
         both_r = both_p = np.zeros(0, dtype=np.int64)
     tp = int(both_r.size)
-    fp, fn = n_p - tp, n_r - tp
+    fp = n_p - tp
     tn = int(np.prod(ref.shape)) - (n_r + n_p - tp)
 
     surface = _surface(sm_r, sm_p, sp, float(nsd_tolerance_mm), edge_is_background)

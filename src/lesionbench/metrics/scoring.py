@@ -30,18 +30,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .engine import MetricsResult, compute_metrics, kept_lesion_volumes
 from .info import (
-    METRIC_INFO,
     BOTH_EMPTY,
     EMPTY_REFERENCE,
     FAILED,
-    MISSING,
+    METRIC_INFO,
     METRIC_KEYS,
+    MISSING,
     NOT_APPLICABLE,
     OK,
     SIZE_BIN_METRICS,
@@ -50,6 +51,9 @@ from .info import (
     ranking_value,
     size_bin_label,
 )
+
+if TYPE_CHECKING:
+    from ..io import LabelPolicy, Volume
 
 #: Reference label of the like-for-like (leave-one-rater-out) rows of raters and methods.
 LOO_REFERENCE = "loo"
@@ -286,7 +290,7 @@ def case_rows(
     return rows
 
 
-def read_entry(name: str, kind: str, folder: str | Path, *, case: str, reference_volume) -> EntryResult:
+def read_entry(name: str, kind: str, folder: str | Path, *, case: str, reference_volume: Volume) -> EntryResult:
     """A method's prediction folder (``status.json`` + ``mask.nii.gz``, :mod:`lesionbench.methods.files`)
     as an :class:`EntryResult`; the mask must lie on the case's FLAIR grid (``reference_volume``)."""
     from ..io import load_mask
@@ -308,7 +312,7 @@ def evaluate_case_files(
     loo_folder: str | Path,
     entries: Sequence[tuple[str, str, str | Path]],
     truth: str | Path | None = None,
-    label_policy: str = "binary",
+    label_policy: LabelPolicy = "binary",
     parameters: MetricParameters = MetricParameters(),
     methods_against_loo: bool = True,
 ) -> pd.DataFrame:
@@ -322,7 +326,7 @@ def evaluate_case_files(
     case = info.case_id
     ref_vol = load_volume(flair, case=case)
 
-    def mask(path: str | Path, policy: str = label_policy) -> np.ndarray:
+    def mask(path: str | Path, policy: LabelPolicy = label_policy) -> np.ndarray:
         return load_mask(path, case=case, reference=ref_vol, policy=policy).data
 
     rater_masks = {name: mask(path) for name, path in raters.items()}

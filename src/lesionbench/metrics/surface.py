@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import KDTree
 
-
 #: Relative slack on the NSD tolerance, far below any gap between distinct voxel-grid distances.
 _TOLERANCE_SLACK = 1e-9
 

@@ -114,9 +114,9 @@ def harmonization_table(
     for modality in modalities:
         def by_center(space: str) -> tuple[dict[str, list[np.ndarray]], list[float]]:
             grouped: dict[str, list[np.ndarray]] = {}
-            for case, values in samples[(space, modality)].items():
+            for case, values in samples[(space, modality)].items():  # noqa: B023
                 grouped.setdefault(centers[case], []).append(values)
-            return grouped, list(scales[(space, modality)].values())
+            return grouped, list(scales[(space, modality)].values())  # noqa: B023
 
         before = center_distances(*by_center("before"))
         for scheme in schemes:

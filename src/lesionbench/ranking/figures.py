@@ -10,22 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import ListedColormap
 
-from ..errors import ConfigError  # noqa: E402
-from .bootstrap import BootstrapResult  # noqa: E402
-from .ranks import per_case_ranks  # noqa: E402
-from .schemes import apply_na_treat  # noqa: E402
-from .significance import SignificanceResult  # noqa: E402
-from .table import NOT_APPLICABLE, RANKED_KINDS, TaskMatrix, cell_values  # noqa: E402
+from ..errors import ConfigError
+from .bootstrap import BootstrapResult
+from .options import NaTreat
+from .ranks import per_case_ranks
+from .schemes import apply_na_treat
+from .significance import SignificanceResult
+from .table import NOT_APPLICABLE, RANKED_KINDS, TaskMatrix, cell_values
 
 Palette = Mapping[str, tuple[float, float, float]]
 _DPI = 120
@@ -83,7 +85,7 @@ def dot_boxplot(
     _save(fig, out_path)
 
 
-def podium_plot(task: TaskMatrix, out_path: str | Path, *, palette: Palette, rng: np.random.Generator, na_treat="worst") -> None:
+def podium_plot(task: TaskMatrix, out_path: str | Path, *, palette: Palette, rng: np.random.Generator, na_treat: NaTreat = "worst") -> None:
     """Podium plot (challengeR ``podium``): per case, entries ranked with random tie-breaking
     (from ``rng``) and drawn as a dot in their own sub-column under the place achieved,
     a case's dots joined by a line; below, each entry's relative frequency of each place."""
@@ -92,7 +94,7 @@ def podium_plot(task: TaskMatrix, out_path: str | Path, *, palette: Palette, rng
     # Random tie-break: order by (loss, random key).
     places = np.empty((k, n), dtype=int)
     for c in range(n):
-        order = np.lexsort((rng.random(k), loss[:, c]))
+        order = np.lexsort((np.asarray(rng.random(k)), loss[:, c]))
         places[order, c] = np.arange(k)
     shown = np.where(np.isnan(task.values), task.spec.worst if task.spec.worst is not None else np.nan, task.values)
     fig, (ax, axb) = plt.subplots(2, 1, figsize=(max(7, 1.1 * k + 2), 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -114,7 +116,7 @@ def podium_plot(task: TaskMatrix, out_path: str | Path, *, palette: Palette, rng
     _save(fig, out_path)
 
 
-def ranking_heatmap(task: TaskMatrix, out_path: str | Path, *, order: Sequence[str] | None = None, na_treat="worst") -> None:
+def ranking_heatmap(task: TaskMatrix, out_path: str | Path, *, order: Sequence[str] | None = None, na_treat: NaTreat = "worst") -> None:
     """Ranking heatmap (challengeR ``rankingHeatmap``): cell (rank i, entry j) = number of cases
     where entry j had rank i (per-case ranks, ties min); reversed viridis, 0..n cases."""
     ranks = per_case_ranks(apply_na_treat(task.values, task.spec, na_treat)).astype(int)
@@ -229,7 +231,7 @@ def metric_vs_lesion_load(
     fig, ax = plt.subplots(figsize=(8, 5))
     for e, g in rows.groupby("entry", sort=True):
         g = g.sort_values("lesion_load_ml")
-        ax.plot(g["lesion_load_ml"], g["value"], marker="o", markersize=4, linewidth=0.8, alpha=0.8, color=_colour(palette, e), label=e)
+        ax.plot(g["lesion_load_ml"], g["value"], marker="o", markersize=4, linewidth=0.8, alpha=0.8, color=_colour(palette, cast(str, e)), label=e)
     if (rows["lesion_load_ml"] > 0).all():
         ax.set_xscale("log")
     ax.set(xlabel="reference lesion load (ml)", ylabel=metric, title=f"{metric} vs lesion load (reference {reference})")
