@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from conftest import write_nifti
 from lesionbench.errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
 from lesionbench.io import Volume, load_volume
 from lesionbench.methods import classical, forest
-from lesionbench.methods.inputs import CaseArrays
-from lesionbench.methods.postprocess import remove_small_lesions
-from lesionbench.methods.sampling import balanced_voxel_sample
-from lesionbench.metrics.overlap import dice
 from lesionbench.methods.ensemble import fuse_members
 from lesionbench.methods.files import CaseOutcome, MethodFailedError, read_status, run_case, write_prediction
+from lesionbench.methods.inputs import CaseArrays
 from lesionbench.methods.participants import (
     CommandError,
     SubmissionMissingError,
@@ -30,9 +28,10 @@ from lesionbench.methods.participants import (
     submission_path,
     wrap_environment,
 )
+from lesionbench.methods.postprocess import remove_small_lesions
 from lesionbench.methods.registry import parse_method, parse_methods, wants_gpu
-
-from conftest import write_nifti
+from lesionbench.methods.sampling import balanced_voxel_sample
+from lesionbench.metrics.overlap import dice
 
 AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
 
@@ -42,8 +41,9 @@ AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
 
 
 def test_registry_parses_the_default_config():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
     specs = parse_methods(config["methods"])
@@ -174,7 +174,7 @@ def test_threshold_tuning_finds_the_separating_threshold():
     assert by_threshold[0.5] < 0.5 and by_threshold[10.0] < 0.1
     mask, probability = classical.segment(cases[0], 0, tuned.threshold, params)
     assert dice(mask, cases[0].label) > 0.8
-    assert probability.dtype == np.float32 and 0 <= probability.min() and probability.max() <= 1
+    assert probability.dtype == np.float32 and probability.min() >= 0 and probability.max() <= 1
 
 
 def test_threshold_tuning_curve_equals_the_uncropped_search():
@@ -274,7 +274,7 @@ def test_staple_ensemble_matches_simpleitk():
 
 
 def test_ensemble_needs_two_usable_members():
-    with pytest.raises(InputError, match="case c1.*only 1 usable member"):
+    with pytest.raises(InputError, match=r"case c1.*only 1 usable member"):
         fuse_members({"a": np.ones(3, bool)}, "majority", case="c1")
 
 

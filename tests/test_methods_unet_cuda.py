@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lesionbench.methods import unet
+from lesionbench.methods.inputs import CaseArrays
 from lesionbench.methods.model_io import read_unet_model, write_unet_model
-from lesionbench.methods.common import CaseArrays
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -45,7 +45,7 @@ def test_auto_device_is_cuda_and_amp_training_learns():
     assert np.isfinite(losses).all()
     assert losses[-10:].mean() < 0.7 * losses[:10].mean()
     mask, probability = unet.predict_unet(result.model, cases[2], params, device="cuda")
-    assert probability.dtype == np.float32 and 0.0 <= probability.min() and probability.max() <= 1.0
+    assert probability.dtype == np.float32 and probability.min() >= 0.0 and probability.max() <= 1.0
     assert dice(mask, cases[2].label) > 0.7
 
 

@@ -24,10 +24,10 @@ from lesionbench.preprocess.harmonize import (
     whitestripe_stripe,
     zscore,
 )
+from lesionbench.metrics.overlap import dice
 from lesionbench.preprocess.pipeline import MissingModalityError, require_modalities
 from lesionbench.preprocess.quality import (
     center_distances,
-    dice,
     harmonization_table,
     mutual_information,
     normalized_mutual_information,

@@ -32,6 +32,7 @@ from ..errors import SheetError
 from .layout import (
     BRAIN_MASK_STEM,
     CONSENSUS_STEM,
+    LAYOUTS,
     MSSEG2016_CENTERS,
     PREPROCESSED_STEMS,
     RAW_STEMS,
@@ -40,8 +41,6 @@ from .layout import (
     case_id_for,
 )
 from .sheet import RATER_COLUMNS, CaseSheet
-
-LAYOUTS: tuple[str, ...] = ("msseg2016", "msseg2", "bids")
 
 _RATER_RE = re.compile(r"^ManualSegmentation_(\d+)\.nii(\.gz)?$")
 _MSSEG2_RATER_RE = re.compile(r"^ground_truth_expert(\d+)\.nii(\.gz)?$")

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from .. import consensus as cs
 from ..errors import ConfigError, InputError
+from .options import MAP_MODE_NAMES, METHODS, REGIONS
 
 if TYPE_CHECKING:
     from ..io import LabelPolicy
 
-#: Fusion methods the workflow knows, in the order tables list them.
-METHODS: tuple[str, ...] = cs.METHODS
-#: Computation regions (see :func:`lesionbench.consensus.fusion_region`).
-REGIONS: tuple[str, ...] = cs.REGIONS
-ON_EMPTY: tuple[str, ...] = ("stop", "flag")
-MAP_MODES: tuple[str, ...] = ("diag", "full", "ml")
+#: Failure policies of the empty-consensus guard (config ``on_failure.consensus``).
+ON_FAILURE: tuple[str, ...] = ("stop", "flag")
 LOP_WEIGHTS: tuple[str, ...] = ("local-agreement", "uniform")
 
 
@@ -64,16 +61,18 @@ class LopOptions:
 
 @dataclass(frozen=True)
 class ConsensusOptions:
-    """The workflow's ``consensus`` settings that shape a fusion (see ``config/README.md``)."""
+    """The workflow's ``consensus`` settings that shape a fusion (see ``config/README.md``):
+    ``posterior_threshold`` binarizes the STAPLE family, ``majority_threshold`` the vote;
+    ``on_failure`` is the guard's policy (config ``on_failure.consensus``)."""
 
     region: str = "union"
     region_dilation: int = 2
     regions: Mapping[str, str] = field(default_factory=dict)
-    threshold: float = 0.5
+    posterior_threshold: float = 0.5
     majority_threshold: float = 0.5
     map_staple: MapStapleOptions = field(default_factory=MapStapleOptions)
     lop: LopOptions = field(default_factory=LopOptions)
-    on_empty: str = "stop"
+    on_failure: str = "stop"
 
     def __post_init__(self) -> None:
         for method, kind in {"(all)": self.region, **dict(self.regions)}.items():
@@ -84,10 +83,10 @@ class ConsensusOptions:
             raise ConfigError(f"consensus.regions names unknown method(s) {unknown}; known: {', '.join(METHODS)}")
         if int(self.region_dilation) < 0:
             raise ConfigError(f"consensus.region_dilation must be >= 0 voxels; got {self.region_dilation}")
-        if self.on_empty not in ON_EMPTY:
-            raise ConfigError(f"consensus.on_empty must be one of {', '.join(ON_EMPTY)}; got {self.on_empty!r}")
-        if self.map_staple.mode not in MAP_MODES:
-            raise ConfigError(f"consensus.map_staple.mode must be one of {', '.join(MAP_MODES)}; got {self.map_staple.mode!r}")
+        if self.on_failure not in ON_FAILURE:
+            raise ConfigError(f"on_failure.consensus must be one of {', '.join(ON_FAILURE)}; got {self.on_failure!r}")
+        if self.map_staple.mode not in MAP_MODE_NAMES:
+            raise ConfigError(f"consensus.map_staple.mode must be one of {', '.join(MAP_MODE_NAMES)}; got {self.map_staple.mode!r}")
         if self.lop.weights not in LOP_WEIGHTS:
             raise ConfigError(f"consensus.lop.weights must be one of {', '.join(LOP_WEIGHTS)}; got {self.lop.weights!r}")
 
@@ -96,11 +95,13 @@ class ConsensusOptions:
         return str(self.regions.get(method, self.region))
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> ConsensusOptions:
+    def from_config(cls, section: Mapping[str, Any], *, on_failure: str = "stop") -> ConsensusOptions:
         """Options from the workflow's ``consensus`` config section (keys it does not know, such
-        as ``methods`` and ``reference``, are ignored)."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in section.items() if k in known}
+        as ``methods`` and ``reference``, are ignored) and the guard's ``on_failure`` policy (the
+        config's ``on_failure.consensus``)."""
+        known = {f.name for f in fields(cls)} - {"on_failure"}
+        kwargs: dict[str, Any] = {k: v for k, v in section.items() if k in known}
+        kwargs["on_failure"] = on_failure
         if "map_staple" in kwargs:
             kwargs["map_staple"] = MapStapleOptions(**dict(kwargs["map_staple"]))
         if "lop" in kwargs:
@@ -142,7 +143,7 @@ def method_params(method: str, options: ConsensusOptions) -> dict[str, Any]:
     region and case)."""
     if method == "majority":
         return {"threshold": float(options.majority_threshold)}
-    params: dict[str, Any] = {"threshold": float(options.threshold)}
+    params: dict[str, Any] = {"threshold": float(options.posterior_threshold)}
     if method == "map-staple":
         m = options.map_staple
         params.update(
@@ -185,7 +186,7 @@ def fuse_guarded(
     """One fusion of ``votes`` with ``method`` in its configured region, put through the guard
     (:func:`lesionbench.consensus.check_consensus`): returns the result and the guard's message,
     None when the consensus passed. A failing consensus raises :class:`ConsensusError` (naming
-    the case and ``label``) when ``options.on_empty`` is ``stop`` and some voxel is marked by
+    the case and ``label``) when ``options.on_failure`` is ``stop`` and some voxel is marked by
     more than half of the raters; when none is, an empty consensus agrees with the raters and is
     only flagged (the guard's ``exempt_without_majority``). ``label`` names the fusion in messages."""
     kind = options.region_of(method)
@@ -195,7 +196,7 @@ def fuse_guarded(
         params["weights"] = np.full(votes.shape[0], 1.0 / votes.shape[0])
     result = cs.fuse(votes, method, mask=region, case=case, **params)
     check = cs.check_consensus(
-        result, votes, case=case, method=label, policy=options.on_empty, exempt_without_majority=True
+        result, votes, case=case, method=label, policy=cast(Literal["stop", "flag"], options.on_failure), exempt_without_majority=True
     )
     if check.ok:
         return result, None
@@ -220,7 +221,7 @@ def fuse_case(
     case's brain mask on the same grid (needed only when a method's region is ``brain``).
     Each fusion (and each leave-one-out fusion, whose ``union`` region is recomputed from the
     raters it fuses) goes through :func:`lesionbench.consensus.check_consensus` with
-    ``options.on_empty``: ``stop`` raises :class:`lesionbench.errors.ConsensusError` naming the
+    ``options.on_failure``: ``stop`` raises :class:`lesionbench.errors.ConsensusError` naming the
     case and the method (``<method> without <rater>`` for a leave-one-out fusion); ``flag``
     records the problem in :attr:`CaseFusion.flags` and in the table's ``flag`` column.
     """
@@ -319,13 +320,13 @@ def truth_table(
     rows = []
     for k, name in enumerate(names):
         row: dict[str, Any] = {"entry": str(name), "kind": "rater"}
-        row.update(_score(truth, votes[k], sp, min_lesion_volume_mm3, case))  # type: ignore[arg-type]
+        row.update(_score(truth, votes[k], sp, min_lesion_volume_mm3, case))
         for method, values in (estimated_sensitivity or {}).items():
             row[f"estimated_sensitivity_{method}"] = float(values[k])
         rows.append(row)
     for method, fused in fusions.items():
         row = {"entry": f"consensus_{method}", "kind": "consensus"}
-        row.update(_score(truth, np.asarray(fused, dtype=bool), sp, min_lesion_volume_mm3, case))  # type: ignore[arg-type]
+        row.update(_score(truth, np.asarray(fused, dtype=bool), sp, min_lesion_volume_mm3, case))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if case is not None:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import InputError, LesionbenchError
 from ..io import Volume, check_same_grid, load_mask, load_volume, save_volume
-from .common import CaseArrays
+from .inputs import CaseArrays
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ PROBABILITY_FILE = "probability.nii.gz"
 
 
 class MethodFailedError(LesionbenchError):
-    """A method failed on a case and ``methods_on_failure`` is ``stop``."""
+    """A method failed on a case and ``on_failure.methods`` is ``stop``."""
 
 
 def load_case_arrays(
@@ -82,11 +82,11 @@ def run_case(
     case: str,
     compute: Callable[[], tuple[np.ndarray, np.ndarray | None, dict[str, Any]]],
     *,
-    on_failure: str = "record",
+    on_failure: str = "flag",
 ) -> CaseOutcome:
     """Run ``compute`` (returning mask, probability or None, extra status fields) for one case.
 
-    ``on_failure="record"``: any error becomes a ``failed`` outcome carrying its message (a
+    ``on_failure="flag"``: any error becomes a ``failed`` outcome carrying its message (a
     submission's absent file, ``missing``), so other cases keep their results. ``"stop"``: a
     :class:`MethodFailedError` naming method and case (a missing submission is still recorded).
     """
@@ -95,7 +95,7 @@ def run_case(
     start = time.perf_counter()
     try:
         mask, probability, extra = compute()
-    except Exception as exc:  # noqa: BLE001 - a method's crash must not lose the other cases
+    except Exception as exc:  # a method's crash must not lose the other cases
         seconds = time.perf_counter() - start
         if isinstance(exc, LesionbenchError):
             message = str(exc)

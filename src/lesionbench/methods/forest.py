@@ -19,8 +19,10 @@ from scipy import ndimage
 from sklearn.ensemble import RandomForestClassifier
 
 from ..errors import InputError
-from .common import CaseArrays, balanced_voxel_sample, params_from_mapping, remove_small_lesions
+from .inputs import CaseArrays, params_from_mapping
+from .postprocess import remove_small_lesions
 from .registry import PRIOR_NAMES
+from .sampling import balanced_voxel_sample
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def predict_forest(
     forest.set_params(n_jobs=max(1, int(threads)))
     brain = case.brain_mask.astype(bool)
     index = np.flatnonzero(brain.ravel())
-    probability = np.zeros(brain.size, dtype=np.float32)
+    probability: np.ndarray = np.zeros(brain.size, dtype=np.float32)
     if index.size:
         maps = feature_volumes(case, params)
         lesion_column = list(forest.classes_).index(1)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..io import Volume, load_mask, load_volume
-from .common import CaseArrays
 from .files import MASK_FILE, load_case_arrays, read_status, run_case, write_model_record, write_prediction
+from .inputs import CaseArrays
 from .model_io import (
     ForestModel,
     ThresholdModel,
@@ -172,7 +172,7 @@ def infer_sklearn_case(
     model_path: str | Path,
     output: str | Path,
     threads: int = 1,
-    on_failure: str = "record",
+    on_failure: str = "flag",
 ) -> None:
     """Run a trained ``flair_hyperintensity`` or ``random_forest`` method on one case."""
     kind = parse_method(entry).kind
@@ -207,7 +207,7 @@ def infer_unet_case(
     model_path: str | Path,
     output: str | Path,
     threads: int = 1,
-    on_failure: str = "record",
+    on_failure: str = "flag",
 ) -> None:
     """Run a trained ``unet3d`` method on one case (sliding window, optional flip TTA)."""
     spec = parse_method(entry)
@@ -236,7 +236,7 @@ def run_command_case(
     images: Mapping[str, str | Path],
     output: str | Path,
     threads: int = 1,
-    on_failure: str = "record",
+    on_failure: str = "flag",
 ) -> None:
     """Run a participant's ``command`` on one case and check the mask it writes.
 
@@ -281,7 +281,7 @@ def run_command_case(
 
 
 def collect_submission_case(
-    entry: Mapping[str, Any], case: str, *, flair: str | Path, output: str | Path, on_failure: str = "record"
+    entry: Mapping[str, Any], case: str, *, flair: str | Path, output: str | Path, on_failure: str = "flag"
 ) -> None:
     """Collect one case of a ``submission`` folder: check grid and binarity, record a missing case."""
     from .participants import load_submission
@@ -305,7 +305,7 @@ def ensemble_case(
     brain_mask: str | Path,
     members: Mapping[str, str | Path],
     output: str | Path,
-    on_failure: str = "record",
+    on_failure: str = "flag",
 ) -> None:
     """Fuse the ``members``' (name -> prediction folder) masks of one case; a member that is not
     ``ok`` on the case is left out and recorded under ``members_skipped``."""

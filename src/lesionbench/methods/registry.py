@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..cohort.layout import MODALITIES
 from ..errors import ConfigError
+from ..preprocess.options import HARMONIZATION_SCHEMES
+from ..workflow import paths
 
 BUILTIN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest", "unet3d")
 KINDS: tuple[str, ...] = (*BUILTIN_KINDS, "ensemble", "command", "submission")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FUSIONS: tuple[str, ...] = ("majority", "staple")
-SCHEMES: tuple[str, ...] = ("zscore", "nyul", "whitestripe", "histmatch", "none")
-MODALITIES: tuple[str, ...] = ("flair", "t1", "t2", "pd", "t1gd")
 #: Tissue priors the classical and forest methods read, in channel order
-#: (``results/preprocessed/{case}/prior_{wm,gm,csf}.nii.gz``).
+#: (``prior_<name>`` of :func:`lesionbench.workflow.paths.preprocessed`).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -43,7 +44,7 @@ Device = Literal["auto", "cpu", "cuda"]
 
 @dataclass(frozen=True)
 class ImageInput:
-    """One harmonized image a method reads: ``results/harmonized/{scheme}/{case}/{modality}.nii.gz``."""
+    """One harmonized image a method reads (:func:`lesionbench.workflow.paths.harmonized`)."""
 
     scheme: str
     modality: str
@@ -53,7 +54,7 @@ class ImageInput:
         return f"{self.scheme}/{self.modality}"
 
     def path(self, case: str) -> str:
-        return f"results/harmonized/{self.scheme}/{case}/{self.modality}.nii.gz"
+        return paths.harmonized(self.scheme, case, self.modality)
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,10 @@ def _fail(name: str, problem: str) -> ConfigError:
 def parse_input(text: str, name: str = "?") -> ImageInput:
     """``"nyul/flair"`` -> ImageInput("nyul", "flair")."""
     scheme, sep, modality = str(text).partition("/")
-    if not sep or scheme not in SCHEMES or modality not in MODALITIES:
+    if not sep or scheme not in HARMONIZATION_SCHEMES or modality not in MODALITIES:
         raise _fail(
             name,
-            f"input {text!r} is not scheme/modality with scheme in {', '.join(SCHEMES)} "
+            f"input {text!r} is not scheme/modality with scheme in {', '.join(HARMONIZATION_SCHEMES)} "
             f"and modality in {', '.join(MODALITIES)}",
         )
     return ImageInput(scheme, modality)
@@ -130,9 +131,8 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
     if kind not in KINDS:
         raise _fail(name, f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     inputs = tuple(parse_input(t, name) for t in entry.get("inputs", []) or [])
-    if kind in BUILTIN_KINDS or kind == "command":
-        if not inputs:
-            raise _fail(name, f"a {kind} method needs inputs (scheme/modality list)")
+    if (kind in BUILTIN_KINDS or kind == "command") and not inputs:
+        raise _fail(name, f"a {kind} method needs inputs (scheme/modality list)")
     if kind == "flair_hyperintensity" and not any(i.modality == "flair" for i in inputs):
         raise _fail(name, "flair_hyperintensity needs a FLAIR input (e.g. nyul/flair)")
     device = str(entry.get("device", "auto"))

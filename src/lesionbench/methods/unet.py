@@ -19,6 +19,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -27,7 +28,8 @@ from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
 from ..errors import ConfigError, InputError
-from .common import CaseArrays, params_from_mapping, remove_small_lesions
+from .inputs import CaseArrays, params_from_mapping
+from .postprocess import remove_small_lesions
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def train_unet(
         if use_amp:
             with torch.autocast("cuda", dtype=torch.float16):
                 loss = loss_fn(model(xt), yt)
+            assert scaler is not None  # created whenever use_amp
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -213,7 +216,7 @@ def tta_probability(predict: Callable[[torch.Tensor], torch.Tensor], image: torc
         if dims:
             probability = torch.flip(probability, dims)
         total = probability if total is None else total + probability
-    return total / len(flips)
+    return cast(torch.Tensor, total) / len(flips)
 
 
 @torch.no_grad()
@@ -226,10 +229,11 @@ def predict_unet(model: torch.nn.Module, case: CaseArrays, params: UNetParams, *
 
     def predict(x: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            return sliding_window_inference(
+            out = sliding_window_inference(
                 x, roi_size=params.patch_size, sw_batch_size=params.sw_batch_size, predictor=model,
                 overlap=params.sw_overlap, mode="gaussian",
             )
+            return cast(torch.Tensor, out)
 
     probability = tta_probability(predict, image, flip_sets(params.flip_tta))[0, 0].cpu().numpy().astype(np.float32)
     probability = np.where(case.brain_mask, probability, 0.0).astype(np.float32)

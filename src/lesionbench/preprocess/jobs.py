@@ -96,7 +96,7 @@ def preprocess_case_files(
         first = failed.iloc[0]
         raise RegistrationError(
             f"registration QC failed: {first['measure']} = {first['value']:.4g} for {first['modality']} "
-            "(set the registration failure policy to flag to keep going)",
+            "(set on_failure.registration: flag to keep going)",
             case=case,
             path=str(sources.get(first["modality"], "")),
         )

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from .. import DEFAULT_SEED
 from ..errors import InputError
 from ..io import Volume, save_volume
+from ..metrics.overlap import dice
 from .bias import n4_correct
-from .spatial import as_float32, resample_rigid, world_points
-from .quality import dice, normalized_mutual_information, transform_error_mm, true_fixed_to_moving
+from .quality import normalized_mutual_information, transform_error_mm, true_fixed_to_moving
 from .registration import (
     RegistrationError,
     RigidResult,
@@ -34,6 +35,7 @@ from .registration import (
     register_template,
     warp_template_to_subject,
 )
+from .spatial import as_float32, resample_rigid, world_points
 
 PRIORS: tuple[str, ...] = ("wm", "gm", "csf")
 
@@ -56,7 +58,7 @@ class PreprocessSettings:
     template_mm: float = 3.0
     rigid_iterations: tuple[int, ...] = (1000, 500, 250)
     syn_iterations: tuple[int, ...] = (40, 20, 0)
-    seed: int | None = 2016
+    seed: int | None = DEFAULT_SEED
     n4_shrink_factor: int = 4
     n4_iterations: tuple[int, ...] = (50, 50, 50, 50)
     brain_threshold: float = 0.5

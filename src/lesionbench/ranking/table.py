@@ -28,11 +28,10 @@ import pandas as pd
 
 from ..errors import ConfigError, MissingFileError, SheetError
 from ..metrics.info import (
-    NAN_STATUSES,
-    STATUSES,
-    NOT_APPLICABLE,
     METRIC_INFO,
-    SIZE_BIN_SEPARATOR,
+    NAN_STATUSES,
+    NOT_APPLICABLE,
+    STATUSES,
     base_metric,
     metric_info,
     ranking_value,

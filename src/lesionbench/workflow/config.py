@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import DEFAULT_SEED
 from ..cohort.importers import import_dataset
-from ..cohort.layout import Center
+from ..cohort.layout import MODALITIES, Center
 from ..cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
 from ..errors import ConfigError
 from .paths import SYNTHETIC_ROOT
@@ -179,7 +179,7 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
                 "scanner": plan.scanner,
                 "field_strength": plan.field_strength,
                 "split": plan.split,
-                **{m: files.get(m, "") for m in ("flair", "t1", "t2", "pd", "t1gd")},
+                **{m: files.get(m, "") for m in MODALITIES},
             }
         )
         for k in range(1, n_raters + 1):
