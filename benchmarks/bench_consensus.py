@@ -74,7 +74,12 @@ def timed(fn, repeats: int):
 def sitk_staple(images):
     f = sitk.STAPLEImageFilter()
     out = f.Execute(images)
-    return sitk.GetArrayViewFromImage(out).copy(), np.array(f.GetSensitivity()), np.array(f.GetSpecificity()), f.GetElapsedIterations()
+    return (
+        sitk.GetArrayViewFromImage(out).copy(),
+        np.array(f.GetSensitivity()),
+        np.array(f.GetSpecificity()),
+        f.GetElapsedIterations(),
+    )
 
 
 def dice(a, b):
@@ -88,8 +93,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     truth, votes, brain = simulate(np.random.default_rng(args.seed))
-    print(f"grid {SHAPE}, {votes.shape[0]} raters, truth {truth.sum()} voxels, "
-          f"rater volumes {votes.reshape(7, -1).sum(1).tolist()}, SimpleITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}")
+    print(
+        f"grid {SHAPE}, {votes.shape[0]} raters, truth {truth.sum()} voxels, "
+        f"rater volumes {votes.reshape(7, -1).sum(1).tolist()}, SimpleITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}"
+    )
     # Both sides get the same arrays; SimpleITK's image conversion is excluded from its time.
     images = [sitk.GetImageFromArray(v.astype(np.uint8)) for v in votes]
     t_sitk, (ref_w, ref_p, ref_q, ref_it) = timed(lambda: sitk_staple(images), args.sitk_repeats)
@@ -104,29 +111,41 @@ def main() -> None:
     print("\n| implementation | median s | SimpleITK time / this time |")
     print("|---|---|---|")
     print(f"| SimpleITK STAPLEImageFilter (no mask) | {t_sitk:.3f} | 1.0 |")
-    for name, t in [("lesionbench staple (no mask)", t_lb), ("lesionbench staple (brain mask)", t_masked),
-                    ("lesionbench map-staple (union r=2)", t_map),
-                    ("lesionbench lop-staple, agreement weights (union r=2)", t_lop),
-                    ("lesionbench lop-staple, agreement weights (brain mask)", t_lop_b),
-                    ("lesionbench local-lop-staple 5x5x5 (union r=2)", t_local),
-                    ("lesionbench majority (brain mask)", t_vote)]:
+    for name, t in [
+        ("lesionbench staple (no mask)", t_lb),
+        ("lesionbench staple (brain mask)", t_masked),
+        ("lesionbench map-staple (union r=2)", t_map),
+        ("lesionbench lop-staple, agreement weights (union r=2)", t_lop),
+        ("lesionbench lop-staple, agreement weights (brain mask)", t_lop_b),
+        ("lesionbench local-lop-staple 5x5x5 (union r=2)", t_local),
+        ("lesionbench majority (brain mask)", t_vote),
+    ]:
         print(f"| {name} | {t:.3f} | {t_sitk / t:.2f} |")
     print("\nagreement with SimpleITK (no mask):")
     print(f"  posterior max |diff| {np.abs(res.posterior - ref_w).max():.3g}")
-    print(f"  sensitivity max |diff| {np.abs(res.sensitivity - ref_p).max():.3g}, "
-          f"specificity max |diff| {np.abs(res.specificity - ref_q).max():.3g}")
-    print(f"  iterations {res.iterations} vs ElapsedIterations {ref_it}; "
-          f"binary identical: {np.array_equal(res.binary(), ref_w > 0.5)}")
+    print(
+        f"  sensitivity max |diff| {np.abs(res.sensitivity - ref_p).max():.3g}, "
+        f"specificity max |diff| {np.abs(res.specificity - ref_q).max():.3g}"
+    )
+    print(
+        f"  iterations {res.iterations} vs ElapsedIterations {ref_it}; "
+        f"binary identical: {np.array_equal(res.binary(), ref_w > 0.5)}"
+    )
 
     rater_dice = [dice(v, truth) for v in votes]
     true_sens = cs.rater_performance(votes, truth, mask=brain).sensitivity
     print("\nvalidation against the simulated truth (Dice to truth):")
     print("| consensus | voxels | Dice | prior | iterations |")
     print("|---|---|---|---|---|")
-    for name, r in [("staple, no mask (= SimpleITK)", res), ("staple, brain mask", masked),
-                    ("map-staple (Anima defaults, union r=2)", map_res),
-                    ("lop-staple, agreement weights, union r=2", lop), ("lop-staple, agreement weights, brain", lop_b),
-                    ("local-lop-staple, union r=2", local), ("majority > 0.5, brain mask", vote)]:
+    for name, r in [
+        ("staple, no mask (= SimpleITK)", res),
+        ("staple, brain mask", masked),
+        ("map-staple (Anima defaults, union r=2)", map_res),
+        ("lop-staple, agreement weights, union r=2", lop),
+        ("lop-staple, agreement weights, brain", lop_b),
+        ("local-lop-staple, union r=2", local),
+        ("majority > 0.5, brain mask", vote),
+    ]:
         b = r.binary()
         print(f"| {name} | {b.sum()} | {dice(b, truth) if b.any() else 0.0:.3f} | {r.prior:.4g} | {r.iterations} |")
     for t in range(1, 8):
@@ -135,7 +154,9 @@ def main() -> None:
     print("\n| rater | true sens | staple est. (mask) | majority est. (mask) | Dice to truth |")
     print("|---|---|---|---|---|")
     for j in range(votes.shape[0]):
-        print(f"| {j + 1} | {true_sens[j]:.3f} | {masked.sensitivity[j]:.3f} | {vote.sensitivity[j]:.3f} | {rater_dice[j]:.3f} |")
+        print(
+            f"| {j + 1} | {true_sens[j]:.3f} | {masked.sensitivity[j]:.3f} | {vote.sensitivity[j]:.3f} | {rater_dice[j]:.3f} |"
+        )
 
 
 if __name__ == "__main__":

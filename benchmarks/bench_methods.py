@@ -61,7 +61,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--unet-iterations", type=int, default=20, help="training iterations timed (per-iteration seconds reported)")
+    parser.add_argument(
+        "--unet-iterations", type=int, default=20, help="training iterations timed (per-iteration seconds reported)"
+    )
     args = parser.parse_args()
 
     import SimpleITK as sitk
@@ -115,14 +117,24 @@ def main() -> None:
         uparams = unet.UNetParams(iterations=args.unet_iterations)
         result = unet.train_unet(train, uparams, seed=0, device=device, threads=args.threads)
         per_iteration = statistics.median(np.diff([0.0] + [r["seconds"] for r in result.curve])[2:])
-        rows.append((f"unet3d training / iteration ({device}, batch {uparams.batch_size}, patch {uparams.patch_size[0]})", per_iteration, None))
-        infer_u, _ = timed(lambda: unet.predict_unet(result.model, test, uparams, device=device, threads=args.threads), args.repeats)
+        rows.append(
+            (
+                f"unet3d training / iteration ({device}, batch {uparams.batch_size}, patch {uparams.patch_size[0]})",
+                per_iteration,
+                None,
+            )
+        )
+        infer_u, _ = timed(
+            lambda: unet.predict_unet(result.model, test, uparams, device=device, threads=args.threads), args.repeats
+        )
         image = torch.from_numpy(test.images)[None].to(device)
         model = result.model.to(device).eval()
 
         def bare():
             with torch.no_grad():
-                return sliding_window_inference(image, uparams.patch_size, uparams.sw_batch_size, model, overlap=uparams.sw_overlap, mode="gaussian")
+                return sliding_window_inference(
+                    image, uparams.patch_size, uparams.sw_batch_size, model, overlap=uparams.sw_overlap, mode="gaussian"
+                )
 
         infer_bare, _ = timed(bare, args.repeats)
         rows.append((f"unet3d inference / case, flip TTA ({device}) vs one bare MONAI pass", infer_u, infer_bare))

@@ -97,8 +97,12 @@ def run_lesionbench(ref, pred, spacing):
 def run_medpy(ref, pred, spacing):
     from medpy.metric import binary
 
-    return binary.dc(pred, ref), None, binary.hd95(pred, ref, voxelspacing=spacing), binary.assd(
-        pred, ref, voxelspacing=spacing)
+    return (
+        binary.dc(pred, ref),
+        None,
+        binary.hd95(pred, ref, voxelspacing=spacing),
+        binary.assd(pred, ref, voxelspacing=spacing),
+    )
 
 
 def run_monai(ref, pred, spacing):
@@ -110,9 +114,12 @@ def run_monai(ref, pred, spacing):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dice = float(compute_dice(p, r, include_background=True)[0, 0])
-        hd95 = float(compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=list(spacing))[0, 0])
-        assd = float(compute_average_surface_distance(p, r, include_background=True, symmetric=True,
-                                                      spacing=list(spacing))[0, 0])
+        hd95 = float(
+            compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=list(spacing))[0, 0]
+        )
+        assd = float(
+            compute_average_surface_distance(p, r, include_background=True, symmetric=True, spacing=list(spacing))[0, 0]
+        )
     return dice, hd95, None, assd
 
 
@@ -163,9 +170,20 @@ def bench_evaluate_case(seed: int, repeats: int) -> None:
     spacing = (1.4, 1.4, 1.4)
     print(f"case: {CASE_SHAPE} at 1.4 mm, consensus {int(consensus.sum())} vox, 7 raters, 4 methods")
     for against_loo in (False, True):
-        med, rows = _time(lambda a=against_loo: case_rows(
-            info, spacing=spacing, consensus_name="consensus_majority", consensus=consensus, raters=raters,
-            loo=loo, entries=methods, truth=truth, methods_against_loo=a), repeats)
+        med, rows = _time(
+            lambda a=against_loo: case_rows(
+                info,
+                spacing=spacing,
+                consensus_name="consensus_majority",
+                consensus=consensus,
+                raters=raters,
+                loo=loo,
+                entries=methods,
+                truth=truth,
+                methods_against_loo=a,
+            ),
+            repeats,
+        )
         print(f"methods_against_loo={against_loo!s:5s}: {med:6.2f} s per case (median of {repeats}), {len(rows)} rows")
 
 
@@ -188,11 +206,15 @@ def main() -> None:
     ref, pred = make_pair(args.seed)
     n_ref = ndimage.label(ref)[1]
     n_pred = ndimage.label(pred)[1]
-    print(f"pair: {SHAPE}, reference {int(ref.sum())} vox / {n_ref} lesions, "
-          f"prediction {int(pred.sum())} vox / {n_pred} lesions")
-    tools = [("lesionbench (full set)", run_lesionbench, args.repeats),
-             ("MONAI 1.6.1 (dice+hd95+assd)", run_monai, args.repeats),
-             ("medpy 0.5.2 (dice+hd95+assd)", run_medpy, args.slow_repeats)]
+    print(
+        f"pair: {SHAPE}, reference {int(ref.sum())} vox / {n_ref} lesions, "
+        f"prediction {int(pred.sum())} vox / {n_pred} lesions"
+    )
+    tools = [
+        ("lesionbench (full set)", run_lesionbench, args.repeats),
+        ("MONAI 1.6.1 (dice+hd95+assd)", run_monai, args.repeats),
+        ("medpy 0.5.2 (dice+hd95+assd)", run_medpy, args.slow_repeats),
+    ]
     try:
         import mikan  # noqa: F401
 
@@ -201,15 +223,19 @@ def main() -> None:
         print("mikan-rs not installed: skipped (pip install mikan-rs==0.1.4)")
     for spacing in [(1.0, 1.0, 1.0), (1.0, 1.0, 3.0)]:
         print(f"\nspacing {spacing} mm")
-        print(f"{'tool':32s} {'median s':>9s} {'x ours':>8s} {'dice':>7s} {'hd95max':>8s} {'hd95pool':>8s} {'assd':>7s}")
+        print(
+            f"{'tool':32s} {'median s':>9s} {'x ours':>8s} {'dice':>7s} {'hd95max':>8s} {'hd95pool':>8s} {'assd':>7s}"
+        )
         base = None
         for name, fn, reps in tools:
             med, (dice, hd95, hd95p, assd) = _time(lambda fn=fn: fn(ref, pred, spacing), reps)
             base = base or med
             fmt = lambda v: f"{v:8.3f}" if v is not None else f"{'-':>8s}"  # noqa: E731
             print(f"{name:32s} {med:9.3f} {med / base:8.1f} {dice:7.4f} {fmt(hd95)} {fmt(hd95p)} {fmt(assd)}")
-        print(f"lesionbench peak traced memory: {peak_memory_volumes(ref, pred, spacing):.2f} boolean volumes "
-              f"({ref.nbytes / 1e6:.1f} MB each)")
+        print(
+            f"lesionbench peak traced memory: {peak_memory_volumes(ref, pred, spacing):.2f} boolean volumes "
+            f"({ref.nbytes / 1e6:.1f} MB each)"
+        )
 
 
 if __name__ == "__main__":

@@ -62,14 +62,18 @@ def main() -> None:
                 for m in ("flair", "t1", "t2", "pd")
             }
             start = time.perf_counter()
-            result = preprocess_case(images, case=plan.case_id, transforms_dir=root / plan.case_id, settings=PreprocessSettings())
+            result = preprocess_case(
+                images, case=plan.case_id, transforms_dir=root / plan.case_id, settings=PreprocessSettings()
+            )
             totals.append(time.perf_counter() - start)
             for stage, seconds in result.timings.items():
                 stage_times.setdefault(stage, []).append(seconds)
             shape = images["flair"].shape
             spacing = ", ".join(f"{s:.2f}" for s in images["flair"].spacing)
-            print(f"{plan.case_id}: FLAIR {shape} @ ({spacing}) mm, total {totals[-1]:.1f} s "
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
+            print(
+                f"{plan.case_id}: FLAIR {shape} @ ({spacing}) mm, total {totals[-1]:.1f} s "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+            )
             if first is None:
                 first = (images, result)
 
@@ -90,21 +94,29 @@ def main() -> None:
         spacing = images["flair"].spacing
         ours = median_time(lambda: n4_correct(t1, brain, spacing), args.repeats)
         ref = median_time(
-            lambda: ants.n4_bias_field_correction(to_ants(t1, affine), mask=to_ants(brain.astype(np.float32), affine), shrink_factor=4),
+            lambda: ants.n4_bias_field_correction(
+                to_ants(t1, affine), mask=to_ants(brain.astype(np.float32), affine), shrink_factor=4
+            ),
             args.repeats,
         )
-        print(f"\nN4 (T1): SimpleITK ours {ours:.2f} s, ants.n4_bias_field_correction {ref:.2f} s, ratio {ours / ref:.2f}")
+        print(
+            f"\nN4 (T1): SimpleITK ours {ours:.2f} s, ants.n4_bias_field_correction {ref:.2f} s, ratio {ours / ref:.2f}"
+        )
         scale = fit_nyul([t1], [brain], modality="t1")
         irs = IntensityRangeStandardization(cutoffp=(1, 99), landmarkp=list(range(10, 100, 10)), stdrange=(1, 100))
         irs.train([t1[brain].astype(np.float64)])
         ours = median_time(lambda: apply_nyul(t1, brain, scale), args.repeats)
-        ref = median_time(lambda: irs.transform(t1[brain].astype(np.float64), surpress_mapping_check=True), args.repeats)
+        ref = median_time(
+            lambda: irs.transform(t1[brain].astype(np.float64), surpress_mapping_check=True), args.repeats
+        )
         print(f"Nyul apply: ours {ours:.3f} s, medpy {ref:.3f} s, ratio {ours / ref:.2f}")
         masked = np.where(brain, t1, 0.0)[None]
         ours = median_time(lambda: zscore(t1, brain), args.repeats)
         ref = median_time(lambda: NormalizeIntensity(nonzero=True)(masked), args.repeats)
         print(f"z-score: ours {ours:.3f} s, MONAI NormalizeIntensity {ref:.3f} s, ratio {ours / ref:.2f}")
-        print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (2-core machine; contended timings run 1.5-3x slower)")
+        print(
+            f"\nload average at the end: {os.getloadavg()[0]:.2f} (2-core machine; contended timings run 1.5-3x slower)"
+        )
 
 
 if __name__ == "__main__":

@@ -94,7 +94,12 @@ def test_msseg2_import(tmp_path):
 def test_bids_import(tmp_path):
     root = tmp_path / "bids"
     pd.DataFrame(
-        {"participant_id": ["sub-01", "sub-02"], "center": ["01", "07"], "split": ["train", "test"], "field_strength": ["3", "1.5"]}
+        {
+            "participant_id": ["sub-01", "sub-02"],
+            "center": ["01", "07"],
+            "split": ["train", "test"],
+            "field_strength": ["3", "1.5"],
+        }
     ).to_csv(root.mkdir() or root / "participants.tsv", sep="\t", index=False)
     for sub in ("01", "02"):
         anat = root / f"sub-{sub}" / "anat"
@@ -102,8 +107,13 @@ def test_bids_import(tmp_path):
             name = f"sub-{sub}_{suffix}.nii.gz"
             write_nifti(anat / name, small_image())
         for rater in ("expertA", "expertB", "consensus"):
-            write_nifti(root / "derivatives" / rater / f"sub-{sub}" / "anat" / f"sub-{sub}_label-lesion_mask.nii.gz", small_mask())
-    sheet = validate_case_sheet(import_bids(root), required_modalities=["flair", "t1", "t2", "pd"], centers={"01": 0, "07": 0})
+            write_nifti(
+                root / "derivatives" / rater / f"sub-{sub}" / "anat" / f"sub-{sub}_label-lesion_mask.nii.gz",
+                small_mask(),
+            )
+    sheet = validate_case_sheet(
+        import_bids(root), required_modalities=["flair", "t1", "t2", "pd"], centers={"01": 0, "07": 0}
+    )
     cases = sheet.cases.set_index("case_id")
     assert list(cases.index) == ["sub-01", "sub-02"]
     assert cases.loc["sub-02", "split"] == "test" and cases.loc["sub-02", "field_strength"] == 1.5
@@ -130,7 +140,14 @@ def _names(exc: pytest.ExceptionInfo, case: str | None, file: str) -> None:
     assert file in message and exc.value.path is not None and exc.value.path.endswith(file)
 
 
-ROW = {"case_id": "a1", "center": "01", "scanner": "s", "field_strength": "3", "split": "train", "flair": "a1/flair.nii.gz"}
+ROW = {
+    "case_id": "a1",
+    "center": "01",
+    "scanner": "s",
+    "field_strength": "3",
+    "split": "train",
+    "flair": "a1/flair.nii.gz",
+}
 
 
 def test_duplicate_case_id(tmp_path):
@@ -219,7 +236,17 @@ def test_sheet_roundtrip(tmp_path, msseg_tree):
 
 def test_import_cli(tmp_path, msseg_tree, capsys):
     rc = main(
-        ["import", "--layout", "msseg2016", "--root", str(msseg_tree), "--cases-out", str(tmp_path / "c.tsv"), "--raters-out", str(tmp_path / "r.tsv")]
+        [
+            "import",
+            "--layout",
+            "msseg2016",
+            "--root",
+            str(msseg_tree),
+            "--cases-out",
+            str(tmp_path / "c.tsv"),
+            "--raters-out",
+            str(tmp_path / "r.tsv"),
+        ]
     )
     assert rc == 0
     assert '"rater_masks": 63' in capsys.readouterr().out

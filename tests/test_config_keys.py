@@ -35,7 +35,10 @@ OLD_KEYS = {
         "flag",
         "config key 'preprocess.on_registration_failure' was renamed: use 'on_failure.registration' (values stop|flag)",
     ),
-    "consensus.on_empty": ("flag", "config key 'consensus.on_empty' was renamed: use 'on_failure.consensus' (values stop|flag)"),
+    "consensus.on_empty": (
+        "flag",
+        "config key 'consensus.on_empty' was renamed: use 'on_failure.consensus' (values stop|flag)",
+    ),
     "methods_on_failure": (
         "record",
         "config key 'methods_on_failure' was renamed: use 'on_failure.methods' (values flag|stop); its value 'record' is now 'flag'",
@@ -154,9 +157,22 @@ def test_an_unvalidated_config_gets_the_library_seed():
 
 def test_workflow_refuses_an_old_key_at_parse_time(tmp_path: Path) -> None:
     """A real dry run with an old key on the command line fails before any job, naming the new key."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config/config.yaml"), "--config", "qc={'on_failure': 'exclude'}",
-           "-n", "--cores", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        "--config",
+        "qc={'on_failure': 'exclude'}",
+        "-n",
+        "--cores",
+        "1",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     out = result.stdout + result.stderr
     assert result.returncode != 0

@@ -41,8 +41,10 @@ def raters(tmp_path):
 
 def test_staple_cli_writes_outputs_and_json(raters, tmp_path, capsys):
     out, prob, js = tmp_path / "out" / "c.nii.gz", tmp_path / "p.nii.gz", tmp_path / "c.json"
-    code = run_cli(["--method", "staple", "--output", str(out), "--probability", str(prob), "--json", str(js)]
-                   + [str(p) for p in raters])
+    code = run_cli(
+        ["--method", "staple", "--output", str(out), "--probability", str(prob), "--json", str(js)]
+        + [str(p) for p in raters]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary == json.loads(js.read_text())
@@ -70,8 +72,10 @@ def test_majority_with_mask_and_leave_one_out(raters, tmp_path, capsys):
     mask[1:9, 1:11, :] = 1
     save_volume(tmp_path / "brain.nii.gz", mask, AFFINE)
     out = tmp_path / "maj.nii.gz"
-    code = run_cli(["--method", "majority", "--mask", str(tmp_path / "brain.nii.gz"), "--output", str(out),
-                    "--leave-one-out"] + [str(p) for p in raters])
+    code = run_cli(
+        ["--method", "majority", "--mask", str(tmp_path / "brain.nii.gz"), "--output", str(out), "--leave-one-out"]
+        + [str(p) for p in raters]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     votes = np.stack([np.asarray(nib.load(str(p)).dataobj) for p in raters]).astype(bool)
@@ -129,5 +133,6 @@ def test_non_binary_and_missing_raters_are_clear_errors(raters, tmp_path):
     # Masks stored as {0, 255} are accepted with the nonzero policy.
     scaled = tmp_path / "scaled.nii.gz"
     save_volume(scaled, np.asarray(nib.load(str(raters[1])).dataobj) * 255, AFFINE, dtype=np.uint8)
-    assert run_cli(["--label-policy", "nonzero", "--output", str(tmp_path / "o.nii.gz"), str(raters[0]),
-                    str(scaled)]) == 0
+    assert (
+        run_cli(["--label-policy", "nonzero", "--output", str(tmp_path / "o.nii.gz"), str(raters[0]), str(scaled)]) == 0
+    )

@@ -57,7 +57,9 @@ def test_fusion_region_kinds():
     votes = example()
     assert cs.fusion_region(votes, "grid").all()
     np.testing.assert_array_equal(cs.fusion_region(votes, "union").reshape(-1), np.isin(np.arange(12), range(1, 10)))
-    np.testing.assert_array_equal(cs.fusion_region(votes, "union", dilation=0).reshape(-1), np.isin(np.arange(12), range(3, 8)))
+    np.testing.assert_array_equal(
+        cs.fusion_region(votes, "union", dilation=0).reshape(-1), np.isin(np.arange(12), range(3, 8))
+    )
     brain = np.zeros((12, 1, 1), bool)
     brain[2:11] = True
     np.testing.assert_array_equal(cs.fusion_region(votes, "brain", brain=brain), brain)
@@ -81,7 +83,9 @@ def test_map_staple_worked_example_diag_iterations_1_and_2():
     np.testing.assert_allclose(one.sensitivity, [0.951208, 0.951208, 0.762641], atol=5e-7)
     np.testing.assert_allclose(one.specificity, [0.847248, 0.847248, 0.969715], atol=5e-7)
     two = cs.map_staple(example(), max_iterations=2)
-    np.testing.assert_allclose(column(two)[[1, 3, 4, 5, 7]], [0.000477, 0.049099, 0.848100, 0.998262, 0.049099], atol=5e-7)
+    np.testing.assert_allclose(
+        column(two)[[1, 3, 4, 5, 7]], [0.000477, 0.049099, 0.848100, 0.998262, 0.049099], atol=5e-7
+    )
     np.testing.assert_allclose(two.sensitivity, [0.942055, 0.942055, 0.769342], atol=5e-7)
     np.testing.assert_allclose(two.specificity, [0.836697, 0.836697, 0.969480], atol=5e-7)
     assert not two.converged and two.iterations == 2
@@ -214,7 +218,9 @@ def test_guard_fires_on_an_all_but_empty_fusion():
     votes[:, 2:6, 2:6, 2:6] = True  # 64 voxels each
     tiny = np.zeros((10, 10, 10), bool)
     tiny[3, 3, 3] = True  # 1 voxel < 0.1 x 64
-    with pytest.raises(ConsensusError, match=r"case c1: consensus method map-staple: the consensus has 1 voxels") as err:
+    with pytest.raises(
+        ConsensusError, match=r"case c1: consensus method map-staple: the consensus has 1 voxels"
+    ) as err:
         cs.check_consensus(tiny, votes, method="map-staple", case="c1")
     assert err.value.case == "c1" and isinstance(err.value, InputError)
     flagged = cs.check_consensus(tiny, votes, method="map-staple", policy="flag")

@@ -26,7 +26,7 @@ def simulate_case(rng: np.random.Generator, shape=(48, 56, 48), n_lesions=18, n_
     for _ in range(n_lesions):
         centre_l = sites[rng.integers(len(sites))]
         axes = rng.uniform(1.0, 3.5, size=3)
-        truth |= ((((np.indices(shape).T - centre_l) / axes) ** 2).sum(axis=-1).T <= 1)
+        truth |= (((np.indices(shape).T - centre_l) / axes) ** 2).sum(axis=-1).T <= 1
     labels, n = ndi.label(truth)
     sizes = ndi.sum(truth, labels, index=np.arange(1, n + 1))
     raters = []

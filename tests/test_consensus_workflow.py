@@ -124,7 +124,10 @@ def test_guard_flag_policy_keeps_the_consensus_and_says_why():
     options = ConsensusOptions(majority_threshold=0.9, on_failure="flag")
     result = fuse_case(five_of_seven(), NAMES7, ["majority"], None, options, case="c1")["majority"]
     assert not result.result.binary().any()
-    assert result.flags[0] == "case c1: consensus method majority: the consensus is empty although 5 of 7 raters marked lesions"
+    assert (
+        result.flags[0]
+        == "case c1: consensus method majority: the consensus is empty although 5 of 7 raters marked lesions"
+    )
     assert (result.table["flag"] != "").all()
 
 
@@ -213,13 +216,29 @@ def test_summarize_truth_median_rater_and_best_method():
         ("b", [0.4, 0.8, 0.2], {"majority": 0.5, "staple": 0.5}),
     ):
         for k, d in enumerate(rater_dice):
-            rows.append({"case_id": case, "entry": f"r{k}", "kind": "rater", "dice": d, "lesion_f1": d,
-                         "voxel_sensitivity": 0.5, "estimated_sensitivity_majority": 0.6})
+            rows.append(
+                {
+                    "case_id": case,
+                    "entry": f"r{k}",
+                    "kind": "rater",
+                    "dice": d,
+                    "lesion_f1": d,
+                    "voxel_sensitivity": 0.5,
+                    "estimated_sensitivity_majority": 0.6,
+                }
+            )
         for m, d in fusions.items():
-            rows.append({"case_id": case, "entry": f"consensus_{m}", "kind": "consensus", "dice": d, "lesion_f1": 1 - d})
+            rows.append(
+                {"case_id": case, "entry": f"consensus_{m}", "kind": "consensus", "dice": d, "lesion_f1": 1 - d}
+            )
     table = pd.DataFrame(rows)
-    for column in ("lesion_sensitivity", "lesion_precision", "relative_volume_error_pct",
-                   "abs_relative_volume_error_pct", "volume_ml"):
+    for column in (
+        "lesion_sensitivity",
+        "lesion_precision",
+        "relative_volume_error_pct",
+        "abs_relative_volume_error_pct",
+        "volume_ml",
+    ):
         table[column] = 1.0
     summary = summarize_truth(table).set_index("entry")
     # median rater: case a 0.6, case b 0.4 -> mean 0.5
@@ -298,7 +317,11 @@ def test_demo_lop_and_map_staple_are_not_empty(demo_scores):
 @pytest.mark.parametrize("method", ["majority", "local-lop-staple"])
 def test_demo_consensus_beats_the_median_rater_on_every_case(demo_scores, method):
     scored = {c: s for c, s in demo_scores.items() if has_majority_voxel(s)}
-    worse = {c: (round(s[method], 3), round(s["median_rater"], 3)) for c, s in scored.items() if s[method] <= s["median_rater"]}
+    worse = {
+        c: (round(s[method], 3), round(s["median_rater"], 3))
+        for c, s in scored.items()
+        if s[method] <= s["median_rater"]
+    }
     assert not worse, f"{method} Dice <= median rater Dice on {worse}"
 
 

@@ -15,8 +15,19 @@ PACKAGE = ROOT / "src" / "lesionbench"
 
 #: Folders that hold no text of ours (environments, caches, run outputs).
 SKIP_DIRS = frozenset(
-    {".git", ".venv", "results", "logs", ".snakemake", "__pycache__", ".mypy_cache", ".pytest_cache",
-     ".ruff_cache", ".whl", "node_modules"}
+    {
+        ".git",
+        ".venv",
+        "results",
+        "logs",
+        ".snakemake",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".whl",
+        "node_modules",
+    }
 )
 TEXT_SUFFIXES = frozenset({".py", ".md", ".smk", ".rst", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".sh", ".tsv", ""})
 
@@ -62,8 +73,16 @@ def test_docs_folder_has_the_pages_the_house_needs() -> None:
 
 
 def test_every_cited_doc_page_exists() -> None:
-    cited_from = [ROOT / "src", ROOT / "workflow", ROOT / "config", ROOT / "tests", ROOT / "benchmarks", DOCS,
-                  ROOT / "README.md", ROOT / "Snakefile"]
+    cited_from = [
+        ROOT / "src",
+        ROOT / "workflow",
+        ROOT / "config",
+        ROOT / "tests",
+        ROOT / "benchmarks",
+        DOCS,
+        ROOT / "README.md",
+        ROOT / "Snakefile",
+    ]
     missing = []
     for path in _text_files(*cited_from):
         text = _read(path)

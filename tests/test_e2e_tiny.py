@@ -44,7 +44,17 @@ nib.save(nib.Nifti1Image(mask, img.affine), output)
 
 
 def run(workdir: Path, configs: list[Path], *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"), *map(str, configs), "--cores", "2", *targets, *extra]
+    cmd = SNAKEMAKE + [
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        *map(str, configs),
+        "--cores",
+        "2",
+        *targets,
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1500)
 
 
@@ -56,7 +66,12 @@ def methods_config(tmp: Path) -> dict:
     tiny = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
     tiny["on_failure"] = {"methods": "flag"}
     tiny["methods"] += [
-        {"name": "cmd", "kind": "command", "inputs": ["nyul/flair"], "command": f"{sys.executable} {tool} {{flair}} {{output}} {{case}}"},
+        {
+            "name": "cmd",
+            "kind": "command",
+            "inputs": ["nyul/flair"],
+            "command": f"{sys.executable} {tool} {{flair}} {{output}} {{case}}",
+        },
         {"name": "sub", "kind": "submission", "folder": str(tmp / "submission"), "pattern": "{case}_seg.nii.gz"},
     ]
     return tiny
@@ -132,7 +147,11 @@ def test_methods_end_to_end_on_tiny(tiny):
             assert nib.load(str(folder / "probability.nii.gz")).get_data_dtype() == np.float32
     for method in ("flair_hyperintensity", "random_forest", "unet3d"):
         model = work / "results/models" / method
-        assert (model / "method.json").exists() and (model / "training_curve.tsv").exists() and (model / "training_curve.png").exists()
+        assert (
+            (model / "method.json").exists()
+            and (model / "training_curve.tsv").exists()
+            and (model / "training_curve.png").exists()
+        )
     record = json.loads((work / "results/models/unet3d/method.json").read_text())
     assert record["device_used"] == "cpu" and record["mixed_precision"] is False
 
@@ -140,18 +159,29 @@ def test_methods_end_to_end_on_tiny(tiny):
     other = next(c for c in test_cases if c != failing)
     assert status.loc[("cmd", other), "status"] == "ok"
     assert status.loc[("cmd", failing), "status"] == "failed"
-    assert f"case {failing}" in status.loc[("cmd", failing), "error"] and "tool crashed" in status.loc[("cmd", failing), "error"]
+    assert (
+        f"case {failing}" in status.loc[("cmd", failing), "error"]
+        and "tool crashed" in status.loc[("cmd", failing), "error"]
+    )
     assert status.loc[("sub", missing_case), "status"] == "missing"
     assert status.loc[("sub", off_grid_case), "status"] == "failed"
     off_error = status.loc[("sub", off_grid_case), "error"]
-    assert f"case {off_grid_case}" in off_error and f"{off_grid_case}_seg.nii.gz" in off_error and "not on the case's FLAIR grid" in off_error
+    assert (
+        f"case {off_grid_case}" in off_error
+        and f"{off_grid_case}_seg.nii.gz" in off_error
+        and "not on the case's FLAIR grid" in off_error
+    )
 
     metrics = pd.read_csv(work / "results/metrics/metrics.tsv", sep="\t")
     scored = metrics[metrics["entry"].isin(["cmd", "sub"])]
     # metrics that do not apply to a case (tested lesions where the reference has lesions, an empty
     # size bin) say so whatever the entry did; every other row of a missing/failed entry says why
     not_applicable = scored[scored["status"] == "not_applicable"]
-    assert set(not_applicable["metric"].str.split("@").str[0]) <= {"n_tested_lesions", "tested_lesion_volume_mm3", "lesion_sensitivity"}
+    assert set(not_applicable["metric"].str.split("@").str[0]) <= {
+        "n_tested_lesions",
+        "tested_lesion_volume_mm3",
+        "lesion_sensitivity",
+    }
     scored = scored[scored["status"] != "not_applicable"]
     statuses = scored.groupby(["entry", "case_id"])["status"].agg(lambda s: set(s))
     assert statuses[("sub", missing_case)] == {"missing"}
@@ -164,7 +194,15 @@ def test_rerun_interrupted_and_resumed_is_identical(tiny):
     job is redone and metrics and leaderboard are byte-identical to the first run."""
     work = tiny["tmp"] / "resume"
     work.mkdir()
-    cmd = SNAKEMAKE + ["--directory", str(work), "--configfile", str(REPO / "config/config.yaml"), str(tiny["config"]), "--cores", "2"]
+    cmd = SNAKEMAKE + [
+        "--directory",
+        str(work),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(tiny["config"]),
+        "--cores",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work, start_new_session=True)
     marker = work / "results/qc/inputs.tsv"
     deadline = time.time() + 900
@@ -179,7 +217,11 @@ def test_rerun_interrupted_and_resumed_is_identical(tiny):
     assert result.returncode == 0, result.stderr[-5000:]
     redone = [p for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime]
     assert not redone, f"finished outputs were redone: {redone[:3]}"
-    for name in ("results/metrics/metrics.tsv", "results/ranking/leaderboard.tsv", "results/consensus/rater_performance.tsv"):
+    for name in (
+        "results/metrics/metrics.tsv",
+        "results/ranking/leaderboard.tsv",
+        "results/consensus/rater_performance.tsv",
+    ):
         assert (tiny["work"] / name).read_bytes() == (work / name).read_bytes(), name
 
 
@@ -189,6 +231,11 @@ def test_stop_policy_names_method_and_case(tiny):
     # stop: the failing case now stops the job, naming method and case
     stop_file = tmp_path / "stop.yaml"
     stop_file.write_text(yaml.safe_dump({"on_failure": {"methods": "stop"}}))
-    stopped = run(work, [config_file, stop_file], f"results/predictions/cmd/{failing}", extra=("--forcerun", f"results/predictions/cmd/{failing}"))
+    stopped = run(
+        work,
+        [config_file, stop_file],
+        f"results/predictions/cmd/{failing}",
+        extra=("--forcerun", f"results/predictions/cmd/{failing}"),
+    )
     assert stopped.returncode != 0
     assert f"method cmd failed on case {failing}" in stopped.stderr

@@ -205,12 +205,7 @@ def test_cli_modules_import_no_science_at_module_level(cli):
         parts = module.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # packages run first
         todo.extend(top[module])
-    heavy = sorted(
-        f"{module}: {name}"
-        for module in seen
-        for name in external[module]
-        if name.split(".")[0] in HEAVY
-    )
+    heavy = sorted(f"{module}: {name}" for module in seen for name in external[module] if name.split(".")[0] in HEAVY)
     assert heavy == []
 
 
@@ -246,7 +241,9 @@ def test_lazy_package_lists_agree(package):
     assert listed == set().union(*exports.values())
     # An exported name that is also a submodule's name would be shadowed by the module object
     # once anything imports that submodule (``cs.map_staple`` must be the function).
-    submodules = {m.rsplit(".", 1)[1] for m in MODULES if m.startswith(f"{package}.") and m.count(".") == package.count(".") + 1}
+    submodules = {
+        m.rsplit(".", 1)[1] for m in MODULES if m.startswith(f"{package}.") and m.count(".") == package.count(".") + 1
+    }
     assert listed & submodules == set()
     for module, names in exports.items():
         source = MODULES[f"{package}.{module}"].read_text()

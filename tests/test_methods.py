@@ -48,7 +48,12 @@ def test_registry_parses_the_default_config():
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
     specs = parse_methods(config["methods"])
     kinds = {s.name: s.kind for s in specs}
-    assert kinds == {"flair_hyperintensity": "flair_hyperintensity", "random_forest": "random_forest", "unet3d": "unet3d", "ensemble": "ensemble"}
+    assert kinds == {
+        "flair_hyperintensity": "flair_hyperintensity",
+        "random_forest": "random_forest",
+        "unet3d": "unet3d",
+        "ensemble": "ensemble",
+    }
     rf = next(s for s in specs if s.kind == "random_forest")
     assert rf.trains and [i.key for i in rf.inputs] == ["nyul/flair", "nyul/t1", "nyul/t2", "nyul/pd"]
     assert rf.inputs[0].path("c01") == "results/harmonized/nyul/c01/flair.nii.gz"
@@ -64,7 +69,10 @@ def test_registry_parses_the_default_config():
         ({"name": "x", "kind": "unet3d", "inputs": ["nyul/flair"], "trains": False}, "must train"),
         ({"name": "x", "kind": "unet3d", "inputs": ["flair"]}, "input 'flair' is not scheme/modality"),
         ({"name": "x", "kind": "flair_hyperintensity", "inputs": ["nyul/t1"]}, "needs a FLAIR input"),
-        ({"name": "x", "kind": "command", "inputs": ["nyul/flair"], "command": "tool {flair}"}, "must contain {output}"),
+        (
+            {"name": "x", "kind": "command", "inputs": ["nyul/flair"], "command": "tool {flair}"},
+            "must contain {output}",
+        ),
         ({"name": "x", "kind": "submission"}, "needs folder"),
         ({"name": "x", "kind": "ensemble", "members": ["a"]}, "at least two members"),
         ({"name": "x", "kind": "unet3d", "inputs": ["zscore/flair"], "device": "tpu"}, "device 'tpu'"),
@@ -165,7 +173,9 @@ def test_flair_score_is_a_robust_z_score():
 
 def test_threshold_tuning_finds_the_separating_threshold():
     cases = [synthetic_case(s, contrast=4.0) for s in range(3)]
-    params = classical.HyperintensityParams(min_lesion_mm3=0.0, wm_dilation_mm=0.0, thresholds=(0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0))
+    params = classical.HyperintensityParams(
+        min_lesion_mm3=0.0, wm_dilation_mm=0.0, thresholds=(0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
+    )
     tuned = classical.tune_threshold(cases, 0, params)
     # lesions sit ~4 noise SDs up: low thresholds take noise, 6+ loses lesions
     assert tuned.threshold in (2.0, 3.0)
@@ -194,7 +204,9 @@ def test_threshold_tuning_curve_equals_the_uncropped_search():
 
 def test_threshold_tuning_without_labels_names_the_case():
     case = synthetic_case(1)
-    unlabeled = CaseArrays(case="c9", images=case.images, brain_mask=case.brain_mask, spacing=case.spacing, priors=case.priors)
+    unlabeled = CaseArrays(
+        case="c9", images=case.images, brain_mask=case.brain_mask, spacing=case.spacing, priors=case.priors
+    )
     with pytest.raises(InputError, match="case c9"):
         classical.tune_threshold([unlabeled], 0, classical.HyperintensityParams())
 
@@ -283,7 +295,10 @@ def test_ensemble_needs_two_usable_members():
 
 
 def test_command_template_quotes_paths_and_rejects_unknown_placeholders():
-    command = expand_command("tool -i {flair} -o {output} --threads {threads}", {"flair": "/data/my case/flair.nii.gz", "output": "/out/mask.nii.gz", "threads": 2})
+    command = expand_command(
+        "tool -i {flair} -o {output} --threads {threads}",
+        {"flair": "/data/my case/flair.nii.gz", "output": "/out/mask.nii.gz", "threads": 2},
+    )
     assert command == "tool -i '/data/my case/flair.nii.gz' -o /out/mask.nii.gz --threads 2"
     with pytest.raises(ConfigError, match=r"methods entry 'm'.*\{t2\} is unknown"):
         expand_command("tool {t2} {output}", {"output": "o"}, method="m")
@@ -292,11 +307,18 @@ def test_command_template_quotes_paths_and_rejects_unknown_placeholders():
 def test_command_environment_wrappers():
     assert wrap_environment("echo hi") == ["bash", "-c", "echo hi"]
     assert wrap_environment("echo hi", conda_env="lst")[:5] == ["conda", "run", "--no-capture-output", "-n", "lst"]
-    assert wrap_environment("echo hi", container="/img/tool.sif")[:4] == ["apptainer", "exec", "--cleanenv", "/img/tool.sif"]
+    assert wrap_environment("echo hi", container="/img/tool.sif")[:4] == [
+        "apptainer",
+        "exec",
+        "--cleanenv",
+        "/img/tool.sif",
+    ]
 
 
 def test_command_failure_is_captured_with_stderr():
-    argv = wrap_environment(f"{sys.executable} -c \"import sys; sys.stderr.write('model file not found'); sys.exit(3)\"")
+    argv = wrap_environment(
+        f"{sys.executable} -c \"import sys; sys.stderr.write('model file not found'); sys.exit(3)\""
+    )
     with pytest.raises(CommandError) as err:
         run_command(argv, case="c07", method="lstai")
     assert "case c07" in str(err.value) and "status 3" in str(err.value) and "model file not found" in str(err.value)
@@ -375,7 +397,13 @@ def test_run_case_records_or_stops(tmp_path):
 def test_prediction_folder_contract(tmp_path):
     mask = np.zeros((4, 5, 6), bool)
     mask[1, 1, 1] = True
-    ok = CaseOutcome(status="ok", seconds=1.23456, mask=mask, probability=np.full(mask.shape, 0.25, np.float32), extra={"threshold": 0.5})
+    ok = CaseOutcome(
+        status="ok",
+        seconds=1.23456,
+        mask=mask,
+        probability=np.full(mask.shape, 0.25, np.float32),
+        extra={"threshold": 0.5},
+    )
     folder = write_prediction(tmp_path / "m" / "c1", ok, AFFINE, method="m", case="c1")
     status = json.loads((folder / "status.json").read_text())
     assert status["status"] == "ok" and status["seconds"] == 1.2346 and status["threshold"] == 0.5
@@ -388,7 +416,13 @@ def test_prediction_folder_contract(tmp_path):
     failed = CaseOutcome(status="failed", seconds=0.1, error="case c1: boom")
     write_prediction(folder, failed, None, method="m", case="c1")
     assert not (folder / "mask.nii.gz").exists() and not (folder / "probability.nii.gz").exists()
-    assert read_status(folder) == {"status": "failed", "error": "case c1: boom", "seconds": 0.1, "method": "m", "case": "c1"}
+    assert read_status(folder) == {
+        "status": "failed",
+        "error": "case c1: boom",
+        "seconds": 0.1,
+        "method": "m",
+        "case": "c1",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +439,20 @@ def test_check_submission_cli(tmp_path, capsys):
     flair = write_nifti(tmp_path / "flair.nii.gz", np.zeros((6, 6, 5), np.float32))
     write_nifti(tmp_path / "sub" / "a.nii.gz", np.zeros((6, 6, 5), np.uint8))
     write_nifti(tmp_path / "sub" / "b.nii.gz", np.full((6, 6, 5), 2, np.uint8))
-    args = parser.parse_args(["methods", "check-submission", "--folder", str(tmp_path / "sub"), "--flair", f"a={flair}", "--flair", f"b={flair}", "--flair", f"c={flair}"])
+    args = parser.parse_args(
+        [
+            "methods",
+            "check-submission",
+            "--folder",
+            str(tmp_path / "sub"),
+            "--flair",
+            f"a={flair}",
+            "--flair",
+            f"b={flair}",
+            "--flair",
+            f"c={flair}",
+        ]
+    )
     assert args.func(args) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("a\tok")

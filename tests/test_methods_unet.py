@@ -12,7 +12,9 @@ from lesionbench.methods import unet
 from lesionbench.methods.inputs import CaseArrays
 from lesionbench.methods.model_io import read_unet_model, write_unet_model
 
-SMALL = dict(channels=(4, 8, 16), strides=(2, 2), num_res_units=0, patch_size=(16, 16, 16), batch_size=2, sw_batch_size=2)
+SMALL = dict(
+    channels=(4, 8, 16), strides=(2, 2), num_res_units=0, patch_size=(16, 16, 16), batch_size=2, sw_batch_size=2
+)
 
 
 def easy_case(seed: int, shape=(24, 22, 20)) -> CaseArrays:
@@ -24,7 +26,9 @@ def easy_case(seed: int, shape=(24, 22, 20)) -> CaseArrays:
     images = rng.normal(0.0, 0.2, (2, *shape)).astype(np.float32)
     images[0][label] += 2.0
     images[1][label] -= 1.0
-    return CaseArrays(case=f"c{seed}", images=images, brain_mask=np.ones(shape, bool), spacing=(1.0, 1.0, 1.0), label=label)
+    return CaseArrays(
+        case=f"c{seed}", images=images, brain_mask=np.ones(shape, bool), spacing=(1.0, 1.0, 1.0), label=label
+    )
 
 
 def test_patch_sampler_balances_lesion_patches_and_pads_edges():
@@ -40,7 +44,13 @@ def test_patch_sampler_balances_lesion_patches_and_pads_edges():
 
 def test_patch_sampler_needs_lesions():
     case = easy_case(0)
-    empty = CaseArrays(case="c5", images=case.images, brain_mask=case.brain_mask, spacing=case.spacing, label=np.zeros(case.shape, bool))
+    empty = CaseArrays(
+        case="c5",
+        images=case.images,
+        brain_mask=case.brain_mask,
+        spacing=case.spacing,
+        label=np.zeros(case.shape, bool),
+    )
     with pytest.raises(InputError, match="no lesion voxel"):
         unet.PatchSampler([empty], (16, 16, 16), 0.5)
 
@@ -101,7 +111,9 @@ def test_sliding_window_covers_images_smaller_and_larger_than_the_patch():
     params = unet.UNetParams(**SMALL, flip_tta=True)
     net = unet.build_network(2, params)
     for shape in [(10, 12, 9), (33, 20, 17)]:
-        case = CaseArrays(case="c", images=np.zeros((2, *shape), np.float32), brain_mask=np.ones(shape, bool), spacing=(1, 1, 1))
+        case = CaseArrays(
+            case="c", images=np.zeros((2, *shape), np.float32), brain_mask=np.ones(shape, bool), spacing=(1, 1, 1)
+        )
         mask, probability = unet.predict_unet(net, case, params)
         assert mask.shape == shape and probability.shape == shape
 

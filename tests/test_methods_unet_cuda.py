@@ -14,7 +14,9 @@ from lesionbench.methods.model_io import read_unet_model, write_unet_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-SMALL = dict(channels=(8, 16, 32), strides=(2, 2), num_res_units=1, patch_size=(16, 16, 16), batch_size=4, sw_batch_size=4)
+SMALL = dict(
+    channels=(8, 16, 32), strides=(2, 2), num_res_units=1, patch_size=(16, 16, 16), batch_size=4, sw_batch_size=4
+)
 
 
 def easy_case(seed: int, shape=(28, 26, 24)) -> CaseArrays:
@@ -27,7 +29,9 @@ def easy_case(seed: int, shape=(28, 26, 24)) -> CaseArrays:
     images = rng.normal(0.0, 0.2, (2, *shape)).astype(np.float32)
     images[0][label] += 2.0
     images[1][label] -= 1.0
-    return CaseArrays(case=f"c{seed}", images=images, brain_mask=np.ones(shape, bool), spacing=(1.0, 1.0, 1.0), label=label)
+    return CaseArrays(
+        case=f"c{seed}", images=images, brain_mask=np.ones(shape, bool), spacing=(1.0, 1.0, 1.0), label=label
+    )
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -65,12 +69,19 @@ def test_gpu_checkpoint_predicts_the_same_mask_on_the_cpu(tmp_path):
 def test_whole_brain_inference_fits_and_matches_the_cpu():
     """A four-channel volume on the 2 mm MNI grid (97x115x97) with the demo's network: sliding-window inference on
     the GPU gives the CPU's mask."""
-    params = unet.UNetParams(channels=(12, 24, 48, 96), strides=(2, 2, 2), patch_size=(32, 32, 32), flip_tta=False, min_lesion_mm3=0)
+    params = unet.UNetParams(
+        channels=(12, 24, 48, 96), strides=(2, 2, 2), patch_size=(32, 32, 32), flip_tta=False, min_lesion_mm3=0
+    )
     torch.manual_seed(0)
     net = unet.build_network(4, params)
     shape = (97, 115, 97)
     rng = np.random.default_rng(0)
-    case = CaseArrays(case="mni", images=rng.normal(0, 1, (4, *shape)).astype(np.float32), brain_mask=np.ones(shape, bool), spacing=(1.0, 1.0, 1.0))
+    case = CaseArrays(
+        case="mni",
+        images=rng.normal(0, 1, (4, *shape)).astype(np.float32),
+        brain_mask=np.ones(shape, bool),
+        spacing=(1.0, 1.0, 1.0),
+    )
     gpu_mask, gpu_prob = unet.predict_unet(net, case, params, device="cuda")
     cpu_mask, cpu_prob = unet.predict_unet(net, case, params, device="cpu", threads=8)
     assert gpu_prob.shape == shape

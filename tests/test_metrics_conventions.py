@@ -29,9 +29,22 @@ def _cube():
 def test_both_empty():
     empty = np.zeros(SHAPE, dtype=bool)
     d = compute_metrics(empty, empty, (1, 1, 1)).as_dict()
-    for key in ("dice", "jaccard", "sensitivity", "precision", "relative_volume_error_pct", "nsd", *SURFACE,
-                "lesion_sensitivity", "lesion_precision", "lesion_f1", "lesion_matched_sensitivity",
-                "lesion_matched_precision", "lesion_matched_f1", "lesion_matched_dice_mean"):
+    for key in (
+        "dice",
+        "jaccard",
+        "sensitivity",
+        "precision",
+        "relative_volume_error_pct",
+        "nsd",
+        *SURFACE,
+        "lesion_sensitivity",
+        "lesion_precision",
+        "lesion_f1",
+        "lesion_matched_sensitivity",
+        "lesion_matched_precision",
+        "lesion_matched_f1",
+        "lesion_matched_dice_mean",
+    ):
         assert d[key] is None, key
     assert d["specificity"] == 1.0
     assert d["volume_reference_ml"] == d["volume_prediction_ml"] == 0.0
@@ -80,8 +93,19 @@ def test_only_sub_threshold_lesions():
 
 def test_identical_masks_are_perfect():
     d = compute_metrics(_cube(), _cube(), (1, 1, 3)).as_dict()
-    for key in ("dice", "jaccard", "sensitivity", "precision", "specificity", "nsd", "lesion_sensitivity",
-                "lesion_precision", "lesion_f1", "lesion_matched_f1", "lesion_matched_dice_mean"):
+    for key in (
+        "dice",
+        "jaccard",
+        "sensitivity",
+        "precision",
+        "specificity",
+        "nsd",
+        "lesion_sensitivity",
+        "lesion_precision",
+        "lesion_f1",
+        "lesion_matched_f1",
+        "lesion_matched_dice_mean",
+    ):
         assert d[key] == 1.0, key
     assert all(d[k] == 0.0 for k in SURFACE)
     assert d["relative_volume_error_pct"] == 0.0
@@ -92,9 +116,24 @@ def test_metric_info_covers_every_key():
     d = compute_metrics(_cube(), _cube(), (1, 1, 1)).as_dict()
     assert tuple(d) == METRIC_KEYS
     required = {
-        "dice", "jaccard", "sensitivity", "precision", "specificity", "relative_volume_error_pct",
-        "volume_reference_ml", "volume_prediction_ml", "hausdorff_mm", "hausdorff95_mm", "hausdorff95_pooled_mm",
-        "assd_mm", "masd_mm", "nsd", "lesion_sensitivity", "lesion_precision", "lesion_f1", "n_reference_lesions",
+        "dice",
+        "jaccard",
+        "sensitivity",
+        "precision",
+        "specificity",
+        "relative_volume_error_pct",
+        "volume_reference_ml",
+        "volume_prediction_ml",
+        "hausdorff_mm",
+        "hausdorff95_mm",
+        "hausdorff95_pooled_mm",
+        "assd_mm",
+        "masd_mm",
+        "nsd",
+        "lesion_sensitivity",
+        "lesion_precision",
+        "lesion_f1",
+        "n_reference_lesions",
         "n_prediction_lesions",
     }
     assert required <= set(METRIC_INFO)
@@ -117,9 +156,18 @@ def test_statuses_and_ranking_values():
     # both empty: every ranked metric is both_empty and ranks at its best
     both = compute_metrics(np.zeros(SHAPE, bool), np.zeros(SHAPE, bool), (1, 1, 1))
     st = both.statuses()
-    expected_best = {"dice": 1.0, "jaccard": 1.0, "nsd": 1.0, "hausdorff95_mm": 0.0, "assd_mm": 0.0,
-                     "relative_volume_error_pct": 0.0, "lesion_f1": 1.0, "lesion_sensitivity": 1.0,
-                     "lesion_matched_f1": 1.0, "n_tested_lesions": 0.0}
+    expected_best = {
+        "dice": 1.0,
+        "jaccard": 1.0,
+        "nsd": 1.0,
+        "hausdorff95_mm": 0.0,
+        "assd_mm": 0.0,
+        "relative_volume_error_pct": 0.0,
+        "lesion_f1": 1.0,
+        "lesion_sensitivity": 1.0,
+        "lesion_matched_f1": 1.0,
+        "n_tested_lesions": 0.0,
+    }
     for key, best in expected_best.items():
         status = st[key]
         if key == "n_tested_lesions":
@@ -150,6 +198,7 @@ def test_distance_cap_is_the_sri24_diagonal():
 
 
 # ---- bad inputs: type and message naming the case -------------------------------------------------
+
 
 def test_rejects_2d_mask():
     with pytest.raises(DimensionError, match=r"case 07.*reference mask is 2-D"):
@@ -198,6 +247,7 @@ def test_rejects_bad_parameters(kwargs, message):
 
 # ---- determinism ----------------------------------------------------------------------------------
 
+
 def test_deterministic_and_layout_independent():
     rng = np.random.default_rng(5)
     ref = rng.random((20, 22, 18)) < 0.08
@@ -215,14 +265,23 @@ def test_swapping_roles_swaps_directed_metrics():
     pred[8:10, 0:3, 0:3] = True
     a = compute_metrics(ref, pred, (1, 1, 1))
     b = compute_metrics(pred, ref, (1, 1, 1))
-    for key in ("dice", "jaccard", "hausdorff_mm", "hausdorff95_mm", "hausdorff95_pooled_mm", "assd_mm", "masd_mm",
-                "nsd"):
+    for key in (
+        "dice",
+        "jaccard",
+        "hausdorff_mm",
+        "hausdorff95_mm",
+        "hausdorff95_pooled_mm",
+        "assd_mm",
+        "masd_mm",
+        "nsd",
+    ):
         assert getattr(a, key) == pytest.approx(getattr(b, key)), key
     assert a.sensitivity == pytest.approx(b.precision)
     assert a.lesion_sensitivity == b.lesion_precision
 
 
 # ---- Anima SurfaceDistance compatibility value -----------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("offset", "anima", "intended", "hausdorff"),

@@ -44,7 +44,7 @@ def _alpha_case(n_inside: int):
     """Reference bar of 20 voxels; one predicted lesion (2·n voxels) with n voxels on the bar's end."""
     ref, pred = _plane((1, 10, 30)), _plane((1, 10, 30))
     ref[0, 2, 0:20] = True
-    pred[0, 2:4, 20 - n_inside:20] = True
+    pred[0, 2:4, 20 - n_inside : 20] = True
     return ref, pred
 
 
@@ -70,8 +70,8 @@ def _beta_case(pred_size: int):
     pred[0, 5:8, 5:8] = True
     extra = pred_size - 9
     rows, rest = divmod(extra, 10)
-    pred[0, 8:8 + rows, 5:15] = True
-    pred[0, 8 + rows, 5:5 + rest] = True
+    pred[0, 8 : 8 + rows, 5:15] = True
+    pred[0, 8 + rows, 5 : 5 + rest] = True
     assert pred.sum() == pred_size
     return ref, pred
 
@@ -90,7 +90,7 @@ def _gamma_case(good_len: int):
     ref, pred = _plane((1, 12, 40)), _plane((1, 12, 40))
     ref[0, 5, 0:20] = True
     pred[0, 5, 0:good_len] = True  # clean lesion
-    pred[0, 5, good_len + 1:20] = True  # bad lesion: its part on the bar ...
+    pred[0, 5, good_len + 1 : 20] = True  # bad lesion: its part on the bar ...
     pred[0, 6:11, 15:20] = True  # ... and 25 voxels of background
     return ref, pred
 
@@ -115,8 +115,8 @@ def test_gamma_walk_stops_once_share_reached():
 def test_minimum_lesion_size(spacing, volume, n_min):
     assert min_lesion_voxels(volume, float(np.prod(spacing))) == n_min
     ref = np.zeros((4, 40, 40), dtype=bool)
-    ref[1, 2, 2:2 + n_min] = True  # kept: n_min voxels
-    ref[1, 10, 2:2 + n_min - 1] = True  # removed: one voxel short (or empty)
+    ref[1, 2, 2 : 2 + n_min] = True  # kept: n_min voxels
+    ref[1, 10, 2 : 2 + n_min - 1] = True  # removed: one voxel short (or empty)
     res = compute_metrics(ref, ref, spacing, min_lesion_volume_mm3=volume)
     assert res.n_reference_lesions == 1
     assert res.n_prediction_lesions == 1
@@ -169,7 +169,7 @@ def _bridge_case(rows: int):
     ref[0, 5, 0:10] = True
     ref[0, 5, 12:22] = True
     ref[0, 5, 30:36] = True
-    pred[0, 5:5 + rows, 0:22] = True
+    pred[0, 5 : 5 + rows, 0:22] = True
     return ref, pred
 
 

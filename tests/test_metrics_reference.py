@@ -95,7 +95,7 @@ def _monai(fn, pred, ref, **kw) -> float:
         return float(fn(_onehot(pred), _onehot(ref), include_background=True, **kw)[0, 0])
 
 
-CASES = [(kind, seed, sp) for kind in KINDS for seed in range(3) for sp in SPACINGS[seed:seed + 2]]
+CASES = [(kind, seed, sp) for kind in KINDS for seed in range(3) for sp in SPACINGS[seed : seed + 2]]
 
 
 @pytest.mark.parametrize(("kind", "seed", "spacing"), CASES)
@@ -121,13 +121,17 @@ def test_against_medpy_and_monai(kind, seed, spacing):
     # MONAI: max of directed percentiles, max, NSD, symmetric ASD (float32 inside MONAI)
     sp = list(spacing)
     assert res.hausdorff95_mm == pytest.approx(
-        _monai(monai_metrics.compute_hausdorff_distance, pred, ref, percentile=95, spacing=sp), rel=1e-5)
+        _monai(monai_metrics.compute_hausdorff_distance, pred, ref, percentile=95, spacing=sp), rel=1e-5
+    )
     assert res.hausdorff_mm == pytest.approx(
-        _monai(monai_metrics.compute_hausdorff_distance, pred, ref, spacing=sp), rel=1e-5)
+        _monai(monai_metrics.compute_hausdorff_distance, pred, ref, spacing=sp), rel=1e-5
+    )
     assert res.nsd == pytest.approx(
-        _monai(monai_metrics.compute_surface_dice, pred, ref, class_thresholds=[2.0], spacing=sp), abs=1e-6)
+        _monai(monai_metrics.compute_surface_dice, pred, ref, class_thresholds=[2.0], spacing=sp), abs=1e-6
+    )
     assert res.assd_mm == pytest.approx(
-        _monai(monai_metrics.compute_average_surface_distance, pred, ref, symmetric=True, spacing=sp), rel=1e-5)
+        _monai(monai_metrics.compute_average_surface_distance, pred, ref, symmetric=True, spacing=sp), rel=1e-5
+    )
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 1.0, 1.5, 3.0])
@@ -146,8 +150,9 @@ def test_border_matches_scipy_erosion_and_itk_contour(kind, seed):
     expected = ref & ~ndimage.binary_erosion(ref, cross, border_value=0)
     assert np.array_equal(border_mask(ref), expected)
     # ITK / Anima convention: outside the image is not background
-    itk = sitk.BinaryContour(sitk.GetImageFromArray(ref.astype(np.uint8)), fullyConnected=False,
-                             backgroundValue=0, foregroundValue=1)
+    itk = sitk.BinaryContour(
+        sitk.GetImageFromArray(ref.astype(np.uint8)), fullyConnected=False, backgroundValue=0, foregroundValue=1
+    )
     expected_itk = sitk.GetArrayFromImage(itk).astype(bool)
     assert np.array_equal(border_mask(ref, edge_is_background=False), expected_itk)
     assert np.array_equal(expected_itk, ref & ~ndimage.binary_erosion(ref, cross, border_value=1))

@@ -16,7 +16,11 @@ def test_frequency_is_the_fraction_of_cases():
     a[1, 1, 1] = b[1, 1, 1] = True
     b[2, 2, 2] = True
     freq = frequency_map([a, b, np.zeros_like(a), np.zeros_like(a)])
-    assert freq[1, 1, 1] == pytest.approx(0.5) and freq[2, 2, 2] == pytest.approx(0.25) and freq.sum() == pytest.approx(0.75)
+    assert (
+        freq[1, 1, 1] == pytest.approx(0.5)
+        and freq[2, 2, 2] == pytest.approx(0.25)
+        and freq.sum() == pytest.approx(0.75)
+    )
 
 
 def test_interpolated_fractions_count_from_the_threshold():
@@ -36,5 +40,7 @@ def test_figure_is_written(tmp_path):
     template = datasets.load_mni152_template(resolution=2)
     mask = np.zeros(template.shape, bool)
     mask[40:50, 50:60, 40:45] = True
-    plot_frequency_map(frequency_map([mask, mask, np.zeros_like(mask)]), template.affine, tmp_path / "f.png", n_cases=3, title="test")
+    plot_frequency_map(
+        frequency_map([mask, mask, np.zeros_like(mask)]), template.affine, tmp_path / "f.png", n_cases=3, title="test"
+    )
     assert (tmp_path / "f.png").stat().st_size > 10_000

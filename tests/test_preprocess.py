@@ -56,7 +56,9 @@ def mni_3mm() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {k: (resample_rigid(v, a, np.eye(4), shape, a3), a3) for k, (v, a) in maps.items()}
 
 
-def moving_copy(image: np.ndarray, affine: np.ndarray, fixed_to_moving: np.ndarray, grid_affine: np.ndarray, shape) -> np.ndarray:
+def moving_copy(
+    image: np.ndarray, affine: np.ndarray, fixed_to_moving: np.ndarray, grid_affine: np.ndarray, shape
+) -> np.ndarray:
     """The image as seen on another grid when fixed point x shows up at moving point T x."""
     return resample_rigid(image, affine, np.linalg.inv(fixed_to_moving), shape, grid_affine)
 
@@ -111,7 +113,13 @@ def test_resample_rigid_matches_simpleitk_resample():
     lps_t = np.diag([-1.0, -1, 1, 1]) @ t @ np.diag([-1.0, -1, 1, 1])
     ref_tx.SetMatrix(tuple(lps_t[:3, :3].ravel()))
     ref_tx.SetTranslation(tuple(lps_t[:3, 3]))
-    ref = sitk.Resample(to_sitk(moving, moving_affine), to_sitk(np.zeros((16, 18, 20), np.float32), fixed_affine), ref_tx, sitk.sitkLinear, 0.0)
+    ref = sitk.Resample(
+        to_sitk(moving, moving_affine),
+        to_sitk(np.zeros((16, 18, 20), np.float32), fixed_affine),
+        ref_tx,
+        sitk.sitkLinear,
+        0.0,
+    )
     ref_arr = from_sitk(ref)
     # Compare where the sampled point lies well inside the moving grid (the two differ only in
     # how they treat the outermost half voxel).
@@ -184,7 +192,9 @@ def test_n4_recovers_a_known_bias_field_like_ants_n4():
 
     assert cv(result.corrected) < 0.6 * cv(image)
     assert np.corrcoef(result.log_bias[brain], log_bias[brain])[0, 1] > 0.75
-    ref = ants.n4_bias_field_correction(to_ants(image, affine), mask=to_ants(brain.astype(np.float32), affine), shrink_factor=2).numpy()
+    ref = ants.n4_bias_field_correction(
+        to_ants(image, affine), mask=to_ants(brain.astype(np.float32), affine), shrink_factor=2
+    ).numpy()
     # At least as good as ANTs' own N4 (within 15 %).
     assert cv(result.corrected) < 1.15 * cv(ref)
     with pytest.raises(ValueError):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lesionbench.errors import ConfigError
+from lesionbench.metrics.overlap import dice
 from lesionbench.preprocess.harmonize import (
     HarmonizationError,
     NyulScale,
@@ -24,7 +25,6 @@ from lesionbench.preprocess.harmonize import (
     whitestripe_stripe,
     zscore,
 )
-from lesionbench.metrics.overlap import dice
 from lesionbench.preprocess.pipeline import MissingModalityError, require_modalities
 from lesionbench.preprocess.quality import (
     center_distances,
@@ -65,7 +65,9 @@ def test_nyul_matches_medpy_intensity_range_standardization():
 
     train = [brain_image(s, gain=g, offset=o) for s, g, o in [(1, 1.0, 0.0), (2, 2.5, 30.0), (3, 0.7, 5.0)]]
     scale = fit_nyul([i for i, _ in train], [m for _, m in train], modality="flair")
-    irs = IntensityRangeStandardization(cutoffp=(1, 99), landmarkp=[10, 20, 30, 40, 50, 60, 70, 80, 90], stdrange=(1, 100))
+    irs = IntensityRangeStandardization(
+        cutoffp=(1, 99), landmarkp=[10, 20, 30, 40, 50, 60, 70, 80, 90], stdrange=(1, 100)
+    )
     irs.train([i[m].astype(np.float64) for i, m in train])
     np.testing.assert_allclose(scale.standard, irs.model, rtol=1e-9, atol=1e-9)
     test_image, test_mask = brain_image(7, gain=1.7, offset=-3.0)
@@ -148,7 +150,11 @@ def test_harmonization_halves_center_distance_on_a_gain_offset_shift():
     scale = fit_nyul([i for i, _ in train], [m for _, m in train], modality="t1")
     for (case, _center), (image, mask) in zip(cases.items(), train):
         wm = mask & (image > np.percentile(image[mask], 60))
-        for space, data in {"before": image, "zscore": zscore(image, mask), "nyul": apply_nyul(image, mask, scale)}.items():
+        for space, data in {
+            "before": image,
+            "zscore": zscore(image, mask),
+            "nyul": apply_nyul(image, mask, scale),
+        }.items():
             samples.setdefault((space, "t1"), {})[case] = data[wm]
             scales.setdefault((space, "t1"), {})[case] = float(data[mask].std())
     table = harmonization_table(samples, scales, cases, ["zscore", "nyul"], ["t1"])
@@ -169,7 +175,9 @@ def test_mutual_information_matches_scikit_learn():
     lb = np.clip(np.digitize(b.ravel(), eb[1:-1]), 0, bins - 1)
     assert mutual_information(a, b, bins=bins) == pytest.approx(mutual_info_score(la, lb), rel=1e-9)
     assert normalized_mutual_information(a, a, bins=bins) == pytest.approx(2.0)
-    assert normalized_mutual_information(a, b, bins=bins) > normalized_mutual_information(a, rng.normal(size=SHAPE), bins=bins)
+    assert normalized_mutual_information(a, b, bins=bins) > normalized_mutual_information(
+        a, rng.normal(size=SHAPE), bins=bins
+    )
 
 
 def test_dice_matches_medpy():

@@ -27,7 +27,10 @@ def test_seeds_report_the_derived_stage_seeds():
     config = {
         "seed": 5,
         "ranking": {"seed": 9},
-        "methods": [{"name": "rf", "kind": "random_forest", "params": {}}, {"name": "f", "kind": "flair_hyperintensity"}],
+        "methods": [
+            {"name": "rf", "kind": "random_forest", "params": {}},
+            {"name": "f", "kind": "flair_hyperintensity"},
+        ],
     }
     assert find_seeds(config) == {
         "seed": 5,

@@ -75,7 +75,19 @@ def test_missing_optional_modality_is_absent_not_failure(msseg_tree):
 
 
 def test_qc_cli_stop_and_exclude(tmp_path, msseg_tree, capsys):
-    main(["import", "--layout", "msseg2016", "--root", str(msseg_tree), "--cases-out", str(tmp_path / "c.tsv"), "--raters-out", str(tmp_path / "r.tsv")])
+    main(
+        [
+            "import",
+            "--layout",
+            "msseg2016",
+            "--root",
+            str(msseg_tree),
+            "--cases-out",
+            str(tmp_path / "c.tsv"),
+            "--raters-out",
+            str(tmp_path / "r.tsv"),
+        ]
+    )
     bad = msseg_tree / "Training/Center_07/Patient_01/Raw_Data/3DT1.nii.gz"
     data = small_image()
     data[0, 0, 0] = np.nan

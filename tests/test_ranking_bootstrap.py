@@ -19,7 +19,9 @@ REF = "consensus_lop-staple"
 
 @pytest.fixture(scope="module")
 def task():
-    table = demo_metrics_table(np.random.default_rng(5), n_methods=5, n_cases=10, metrics=("dice",), missing_fraction=0.05)
+    table = demo_metrics_table(
+        np.random.default_rng(5), n_methods=5, n_cases=10, metrics=("dice",), missing_fraction=0.05
+    )
     return lr.task_matrix(table, "dice", REF)
 
 
@@ -38,7 +40,9 @@ def test_bootstrap_samples_match_independent_recomputation(task):
     filled = np.where(np.isnan(task.values), 0.0, task.values)  # worst Dice = 0
     for b in range(boot.n_boot):
         # exact rational means (what R's long-double mean rounds): equal multisets tie exactly
-        means = pd.Series([sum(map(Fraction, row)) / len(row) for row in filled[:, boot.case_index[b]]], index=task.entries)
+        means = pd.Series(
+            [sum(map(Fraction, row)) / len(row) for row in filled[:, boot.case_index[b]]], index=task.entries
+        )
         expected = means.rank(ascending=False, method="min")
         assert boot.ranks[b].tolist() == expected.tolist()
         assert boot.kendall_tau[b] == pytest.approx(stats.kendalltau(boot.full_rank, boot.ranks[b]).statistic)
@@ -59,7 +63,9 @@ def test_bootstrap_test_then_rank_sample_matches_scipy(task):
         for i in range(k):
             for j in range(k):
                 if i != j:
-                    p = stats.wilcoxon(x[i], x[j], alternative="greater", method="approx", correction=True, zero_method="wilcox").pvalue
+                    p = stats.wilcoxon(
+                        x[i], x[j], alternative="greater", method="approx", correction=True, zero_method="wilcox"
+                    ).pvalue
                     wins[i] += p < 0.05
         assert boot.ranks[b].tolist() == pd.Series(-wins).rank(method="min").tolist()
 
@@ -81,7 +87,12 @@ def test_bootstrap_rejects_degenerate_tasks():
     with pytest.raises(ConfigError, match="2 cases"):
         lr.bootstrap_task(one_case, rng=np.random.default_rng(0))
     with pytest.raises(ConfigError, match="rng"):
-        lr.analyse(demo_metrics_table(np.random.default_rng(0), n_methods=2, n_cases=3, metrics=("dice",)), reference=REF, metrics=["dice"], n_boot=10)
+        lr.analyse(
+            demo_metrics_table(np.random.default_rng(0), n_methods=2, n_cases=3, metrics=("dice",)),
+            reference=REF,
+            metrics=["dice"],
+            n_boot=10,
+        )
 
 
 def test_kendall_tau_matches_scipy_with_ties():

@@ -151,20 +151,47 @@ def test_worst_is_challenger_numeric_na_treat():
 # ---------------------------------------------------------------- degenerate challenges
 
 
-def long_table(values: dict[str, list[float | None]], metrics=("dice", "lesion_f1"), constant: dict | None = None) -> pd.DataFrame:
+def long_table(
+    values: dict[str, list[float | None]], metrics=("dice", "lesion_f1"), constant: dict | None = None
+) -> pd.DataFrame:
     """Methods x cases for each metric (None = a 'missing' row); ``constant`` overrides one metric."""
     rows = []
     for metric in metrics:
         per_entry = (constant or {}).get(metric, values)
         for entry, vals in per_entry.items():
             for i, v in enumerate(vals):
-                rows.append((f"c{i}", "01" if i % 2 == 0 else "03", "test", i % 2 == 0, 1.0 + i, entry, "method", REF, metric,
-                             np.nan if v is None else v, "missing" if v is None else "ok"))
+                rows.append(
+                    (
+                        f"c{i}",
+                        "01" if i % 2 == 0 else "03",
+                        "test",
+                        i % 2 == 0,
+                        1.0 + i,
+                        entry,
+                        "method",
+                        REF,
+                        metric,
+                        np.nan if v is None else v,
+                        "missing" if v is None else "ok",
+                    )
+                )
     return lr.validate_metrics_table(pd.DataFrame(rows, columns=list(lr.METRICS_COLUMNS)))
 
 
-TABLES = ("leaderboard", "ranking", "consensus", "scheme_ranks", "significance", "missing", "bootstrap_summary", "kendall_tau",
-          "kendall_tau_summary", "leaderboard_by_center", "leaderboard_by_seen_center", "leaderboard_by_load_tertile")
+TABLES = (
+    "leaderboard",
+    "ranking",
+    "consensus",
+    "scheme_ranks",
+    "significance",
+    "missing",
+    "bootstrap_summary",
+    "kendall_tau",
+    "kendall_tau_summary",
+    "leaderboard_by_center",
+    "leaderboard_by_seen_center",
+    "leaderboard_by_load_tertile",
+)
 
 
 def run(table: pd.DataFrame, out, **kw) -> dict[str, pd.DataFrame]:
@@ -218,7 +245,11 @@ def test_metric_constant_across_entries_and_cases(tmp_path):
     # lesion_f1 per case: c0 A1 B2 C3 | c1 C1 A2 B3 | c2 B1 A2 C3 | c3 A1 C2 B3 -> A 6/4, B 9/4, C 9/4
     # score = (1 + mean rank)/2: A 1.25, B 1.625, C 1.625 -> ranks 1, 2, 2
     assert board["lesion_f1_mean_rank"].to_dict() == {"A": 1.5, "B": 2.25, "C": 2.25}
-    assert board["score"].to_dict() == {"A": 1.25, "B": 1.625, "C": 1.625} and board["rank"].to_dict() == {"A": 1, "B": 2, "C": 2}
+    assert board["score"].to_dict() == {"A": 1.25, "B": 1.625, "C": 1.625} and board["rank"].to_dict() == {
+        "A": 1,
+        "B": 2,
+        "C": 2,
+    }
     dice = t["ranking"].query("metric == 'dice'")
     assert (dice["rank"] == 1).all() and (dice["score"] == 0.5).all()
     tau = t["kendall_tau_summary"].set_index("metric")
@@ -229,20 +260,32 @@ def test_metric_constant_across_entries_and_cases(tmp_path):
 def test_one_test_case(tmp_path):
     t = run(long_table({"A": [0.5], "B": [0.625], "C": [0.375]}), tmp_path)
     board = t["leaderboard"].set_index("entry")
-    assert board["rank"].to_dict() == {"A": 2, "B": 1, "C": 3} and board["score"].to_dict() == {"A": 2.0, "B": 1.0, "C": 3.0}
+    assert board["rank"].to_dict() == {"A": 2, "B": 1, "C": 3} and board["score"].to_dict() == {
+        "A": 2.0,
+        "B": 1.0,
+        "C": 3.0,
+    }
     # one case: (B,A) n = 1, V = 1, p = 0.5; (A,B) V = 0, p = 0.9772498680518208
     s = t["significance"].query("metric == 'dice'").set_index(["entry", "other"])["p_raw"]
     assert s[("B", "A")] == 0.5 and s[("A", "B")] == pytest.approx(0.9772498680518208)
     # challengeR skips bootstrapping a task with one case: NaN rows with the reason
     summary = t["kendall_tau_summary"]
-    assert (summary["n_boot"] == 0).all() and summary["median"].isna().all() and summary["note"].str.contains("skipped").all()
+    assert (
+        (summary["n_boot"] == 0).all()
+        and summary["median"].isna().all()
+        and summary["note"].str.contains("skipped").all()
+    )
     assert t["bootstrap_summary"]["winner_frequency"].isna().all() and t["kendall_tau"].empty
 
 
 @pytest.mark.parametrize("na_treat", ["worst", "na.rm", "last"])
 def test_entry_missing_every_case(tmp_path, na_treat):
-    t = run(long_table({"A": [0.5, 0.625, 0.75], "B": [0.375, 0.625, 0.875], "C": [None, None, None]}), tmp_path,
-            na_treat=na_treat, scheme="mean-then-rank")
+    t = run(
+        long_table({"A": [0.5, 0.625, 0.75], "B": [0.375, 0.625, 0.875], "C": [None, None, None]}),
+        tmp_path,
+        na_treat=na_treat,
+        scheme="mean-then-rank",
+    )
     board = t["leaderboard"].set_index("entry")
     assert board.loc["C", "n_missing"] == 6
     # A, B per case: c0 A 0.5 > B 0.375 | c1 tie 0.625 | c2 B 0.875 > A 0.75 -> ranks A 1,1,2; B 2,1,1
@@ -292,9 +335,11 @@ def test_leaderboard_means_use_the_values_the_ranks_use():
     # Displayed means: A (0.5 + 1)/2 = 0.75, B (0.75 + 0)/2 = 0.375. Rater R1 (vs loo) both_empty on c1
     # too: (0.875 + 1)/2 = 0.9375.
     rows = []
-    for entry, kind, ref, vals in (("A", "method", REF, [(0.5, "ok"), (np.nan, "both_empty")]),
-                                   ("B", "method", REF, [(0.75, "ok"), (0.0, "ok")]),
-                                   ("R1", "rater", "loo", [(0.875, "ok"), (np.nan, "both_empty")])):
+    for entry, kind, ref, vals in (
+        ("A", "method", REF, [(0.5, "ok"), (np.nan, "both_empty")]),
+        ("B", "method", REF, [(0.75, "ok"), (0.0, "ok")]),
+        ("R1", "rater", "loo", [(0.875, "ok"), (np.nan, "both_empty")]),
+    ):
         for i, (v, status) in enumerate(vals):
             rows.append((f"c{i}", "01", "test", True, 1.0, entry, kind, ref, "dice", v, status))
     table = lr.validate_metrics_table(pd.DataFrame(rows, columns=list(lr.METRICS_COLUMNS)))

@@ -10,11 +10,27 @@ from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES, RankingOption
 
 
 def test_every_declared_output_is_written(tmp_path):
-    table = demo_metrics_table(np.random.default_rng(3), n_methods=4, n_cases=8, n_raters=3, metrics=("dice", "lesion_f1", "hausdorff95_mm"))
+    table = demo_metrics_table(
+        np.random.default_rng(3), n_methods=4, n_cases=8, n_raters=3, metrics=("dice", "lesion_f1", "hausdorff95_mm")
+    )
     reference = "consensus_lop-staple"
     options = RankingOptions(reference=reference, analysis_metrics=("dice", "lesion_f1"), n_bootstrap=50, seed=1)
     board = run_ranking(table, tmp_path / "a", options)
-    for name in ("leaderboard.tsv", "leaderboard.md", "ranking.tsv", "consensus.tsv", "scheme_ranks.tsv", "significance.tsv", "missing.tsv", "bootstrap_summary.tsv", "kendall_tau.tsv", "kendall_tau_summary.tsv", "leaderboard_by_center.tsv", "leaderboard_by_seen_center.tsv", "leaderboard_by_load_tertile.tsv"):
+    for name in (
+        "leaderboard.tsv",
+        "leaderboard.md",
+        "ranking.tsv",
+        "consensus.tsv",
+        "scheme_ranks.tsv",
+        "significance.tsv",
+        "missing.tsv",
+        "bootstrap_summary.tsv",
+        "kendall_tau.tsv",
+        "kendall_tau_summary.tsv",
+        "leaderboard_by_center.tsv",
+        "leaderboard_by_seen_center.tsv",
+        "leaderboard_by_load_tertile.tsv",
+    ):
         assert (tmp_path / "a" / name).stat().st_size > 0, name
     for metric in options.analysis_metrics:
         for figure in FIGURES:

@@ -28,7 +28,9 @@ CASES = ["c1", "c2", "c3", "c4"]
 REF = "consensus_lop-staple"
 
 
-def make_table(metrics: dict[str, dict[str, list]] | None = None, raters: dict[str, list[float]] | None = None) -> pd.DataFrame:
+def make_table(
+    metrics: dict[str, dict[str, list]] | None = None, raters: dict[str, list[float]] | None = None
+) -> pd.DataFrame:
     metrics = metrics or {"dice": DICE, "lesion_f1": F1}
     rows = []
     for metric, per_entry in metrics.items():
@@ -36,10 +38,26 @@ def make_table(metrics: dict[str, dict[str, list]] | None = None, raters: dict[s
             for case, v in zip(CASES, values):
                 if v is None:
                     continue
-                rows.append((case, "01" if case < "c3" else "03", "test", case < "c3", 1.0, entry, "method", REF, metric, v, "ok"))
+                rows.append(
+                    (
+                        case,
+                        "01" if case < "c3" else "03",
+                        "test",
+                        case < "c3",
+                        1.0,
+                        entry,
+                        "method",
+                        REF,
+                        metric,
+                        v,
+                        "ok",
+                    )
+                )
     for entry, values in (raters or {}).items():
         for case, v in zip(CASES, values):
-            rows.append((case, "01" if case < "c3" else "03", "test", case < "c3", 1.0, entry, "rater", "loo", "dice", v, "ok"))
+            rows.append(
+                (case, "01" if case < "c3" else "03", "test", case < "c3", 1.0, entry, "rater", "loo", "dice", v, "ok")
+            )
     return lr.validate_metrics_table(pd.DataFrame(rows, columns=list(lr.METRICS_COLUMNS)))
 
 
@@ -99,10 +117,15 @@ def test_lower_better_and_absolute_metrics():
     # worst = 373 mm cap: B mean (1.5+373)/4 >> A mean 1.25
     assert ranks(make_table({"hausdorff95_mm": hd}), "mean-then-rank", metric="hausdorff95_mm")[0] == {"A": 1, "B": 2}
     # na.rm: B .5 < A 1.25
-    assert ranks(make_table({"hausdorff95_mm": hd}), "mean-then-rank", "na.rm", metric="hausdorff95_mm")[0] == {"A": 2, "B": 1}
+    assert ranks(make_table({"hausdorff95_mm": hd}), "mean-then-rank", "na.rm", metric="hausdorff95_mm")[0] == {
+        "A": 2,
+        "B": 1,
+    }
     rve = {"A": [-50.0, 10.0, 0.0, 0.0], "B": [20.0, 20.0, 20.0, -20.0]}
     # |.|: A mean 15, B mean 20
-    got, score = ranks(make_table({"relative_volume_error_pct": rve}), "mean-then-rank", metric="relative_volume_error_pct")
+    got, score = ranks(
+        make_table({"relative_volume_error_pct": rve}), "mean-then-rank", metric="relative_volume_error_pct"
+    )
     assert got == {"A": 1, "B": 2} and score["A"] == pytest.approx(15.0)
 
 
@@ -151,8 +174,16 @@ def test_test_then_rank_matches_scipy_pairwise(p_adjust, na_treat):
     p = []
     for i, j in pairs:
         ok = ~(np.isnan(filled[i]) | np.isnan(filled[j]))
-        p.append(stats.wilcoxon(filled[i, ok], filled[j, ok], alternative="greater", method="approx",
-                                correction=True, zero_method="wilcox").pvalue)
+        p.append(
+            stats.wilcoxon(
+                filled[i, ok],
+                filled[j, ok],
+                alternative="greater",
+                method="approx",
+                correction=True,
+                zero_method="wilcox",
+            ).pvalue
+        )
     p = np.array(p)
     if p_adjust == "holm":
         p = multipletests(p, method="holm")[1]
@@ -189,7 +220,9 @@ def test_test_then_rank_rejects_last():
 
 
 def test_consensus_mean_rank_ties_min():
-    entries, mean, rank = lr.consensus_ranking({"dice": {"A": 1, "B": 3, "C": 2}, "f1": {"A": 3, "B": 1, "C": 2}, "hd": {"A": 1, "B": 2, "C": 3}})
+    entries, mean, rank = lr.consensus_ranking(
+        {"dice": {"A": 1, "B": 3, "C": 2}, "f1": {"A": 3, "B": 1, "C": 2}, "hd": {"A": 1, "B": 2, "C": 3}}
+    )
     # means A 5/3, B 2, C 7/3
     assert entries == ["A", "B", "C"] and np.allclose(mean, [5 / 3, 2, 7 / 3]) and rank.tolist() == [1, 2, 3]
     _, _, rank = lr.consensus_ranking({"t1": {"A": 1, "B": 2}, "t2": {"A": 2, "B": 1}})
@@ -225,10 +258,26 @@ def test_leaderboard_compares_methods_and_raters_on_the_same_references():
     rows = []
 
     def add(case, entry, kind, ref, value):
-        rows.append(dict(case_id=case, center="01", split="test", seen_center=True, lesion_load_ml=1.0, entry=entry,
-                         entry_kind=kind, reference=ref, metric="dice", value=value, status="ok"))
+        rows.append(
+            dict(
+                case_id=case,
+                center="01",
+                split="test",
+                seen_center=True,
+                lesion_load_ml=1.0,
+                entry=entry,
+                entry_kind=kind,
+                reference=ref,
+                metric="dice",
+                value=value,
+                status="ok",
+            )
+        )
 
-    for case, (a, b, a_loo, b_loo, r1, r2) in {"c1": (0.8, 0.6, 0.7, 0.5, 0.75, 0.65), "c2": (0.6, 0.7, 0.5, 0.6, 0.55, 0.8)}.items():
+    for case, (a, b, a_loo, b_loo, r1, r2) in {
+        "c1": (0.8, 0.6, 0.7, 0.5, 0.75, 0.65),
+        "c2": (0.6, 0.7, 0.5, 0.6, 0.55, 0.8),
+    }.items():
         add(case, "A", "method", REF, a)
         add(case, "B", "method", REF, b)
         add(case, "A", "method", "loo", a_loo)
@@ -260,7 +309,16 @@ def test_leaderboard_bad_config():
 def test_analysis_tables_and_consensus():
     a = lr.analyse(make_table(), reference=REF, metrics=["dice", "lesion_f1"], n_boot=20, rng=np.random.default_rng(0))
     tabs = lr.analysis_tables(a)
-    assert {"ranking", "consensus", "scheme_ranks", "significance", "bootstrap_summary", "kendall_tau", "kendall_tau_summary", "missing"} <= set(tabs)
+    assert {
+        "ranking",
+        "consensus",
+        "scheme_ranks",
+        "significance",
+        "bootstrap_summary",
+        "kendall_tau",
+        "kendall_tau_summary",
+        "missing",
+    } <= set(tabs)
     # mean-then-rank: dice A1 B3 C1; lesion_f1 means (worst) A .5, B 1.5/4, C 1.7/4 -> A1 C2 B3
     assert tabs["consensus"].set_index("entry")["mean_rank"].to_dict() == pytest.approx({"A": 1.0, "B": 3.0, "C": 1.5})
     assert len(tabs["kendall_tau"]) == 40 and set(tabs["scheme_ranks"]["scheme"]) == set(lr.METHODSPLOT_SCHEMES)
@@ -286,6 +344,7 @@ def test_table_errors_name_file_and_case(tmp_path):
             t[col] = t[col].astype(object)
             t.loc[row, col] = value
             return t
+
         return f
 
     case5 = make_table()["case_id"].iloc[5]
@@ -337,10 +396,34 @@ def test_cli_rank_writes_tables(tmp_path, capsys):
     assert main(["rank", str(path), "--out", str(out), "--bootstrap", "20", "--seed", "1", "--strata", "center"]) == 0
     board = pd.read_csv(out / "leaderboard.tsv", sep="\t")
     assert board["entry"].tolist() == ["A", "B", "C", "R1"]
-    for name in ("leaderboard.md", "ranking.tsv", "consensus.tsv", "bootstrap_summary.tsv", "kendall_tau.tsv", "significance.tsv", "leaderboard_by_center.tsv"):
+    for name in (
+        "leaderboard.md",
+        "ranking.tsv",
+        "consensus.tsv",
+        "bootstrap_summary.tsv",
+        "kendall_tau.tsv",
+        "significance.tsv",
+        "leaderboard_by_center.tsv",
+    ):
         assert (out / name).stat().st_size > 0
     tau1 = (out / "kendall_tau.tsv").read_text()
-    assert main(["rank", str(path), "--out", str(tmp_path / "again"), "--bootstrap", "20", "--seed", "1", "--strata", "center"]) == 0
+    assert (
+        main(
+            [
+                "rank",
+                str(path),
+                "--out",
+                str(tmp_path / "again"),
+                "--bootstrap",
+                "20",
+                "--seed",
+                "1",
+                "--strata",
+                "center",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "again" / "kendall_tau.tsv").read_text() == tau1
 
 

@@ -16,9 +16,14 @@ REF = "consensus_lop-staple"
 
 @pytest.fixture(scope="module")
 def table():
-    return demo_metrics_table(np.random.default_rng(1), n_methods=4, n_cases=8, n_raters=2,
-                              metrics=("dice", "lesion_f1", "lesion_sensitivity@3-10mm3", "lesion_sensitivity@>=500mm3"),
-                              missing_fraction=0.05)
+    return demo_metrics_table(
+        np.random.default_rng(1),
+        n_methods=4,
+        n_cases=8,
+        n_raters=2,
+        metrics=("dice", "lesion_f1", "lesion_sensitivity@3-10mm3", "lesion_sensitivity@>=500mm3"),
+        missing_fraction=0.05,
+    )
 
 
 def test_load_tertiles_hand_worked():
@@ -78,7 +83,9 @@ def test_every_figure_writes_a_png(table, tmp_path):
         "lines": lambda p: fg.scheme_lineplot(a.scheme_ranks, p, palette=pal),
         "load": lambda p: fg.metric_vs_lesion_load(table, p, metric="dice", reference=REF, palette=pal),
         "center": lambda p: fg.center_heatmap(table, p, metric="dice", reference=REF),
-        "raters": lambda p: fg.methods_vs_raters(table, p, metric="dice", reference=REF, palette=pal, rater_reference="loo"),
+        "raters": lambda p: fg.methods_vs_raters(
+            table, p, metric="dice", reference=REF, palette=pal, rater_reference="loo"
+        ),
     }
     for name, draw in calls.items():
         path = tmp_path / "figs" / f"{name}.png"

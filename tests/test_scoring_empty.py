@@ -43,8 +43,16 @@ def _table(reference: np.ndarray, entries: dict[str, np.ndarray | None], case: s
     info = CaseInfo(case, "01", "test", True)
     rows = []
     for name, mask in entries.items():
-        rows += score_entry(info, entry=name, kind="method", reference_name=REF, reference=reference,
-                            prediction=mask, spacing=SP, status=None if mask is not None else "failed")
+        rows += score_entry(
+            info,
+            entry=name,
+            kind="method",
+            reference_name=REF,
+            reference=reference,
+            prediction=mask,
+            spacing=SP,
+            status=None if mask is not None else "failed",
+        )
     return validate_metrics_table(rows_frame(rows))
 
 
@@ -86,8 +94,12 @@ def test_tested_lesions_not_applicable_with_a_lesion_in_the_reference():
     reference = _false_lesion()
     other = np.zeros(SHAPE, bool)
     other[2:5, 2:5, 2:5] = True  # 27 voxels
-    table = pd.concat([_table(reference, {"A": reference, "B": None}, "c1"),
-                       _table(np.zeros(SHAPE, bool), {"A": other, "B": np.zeros(SHAPE, bool)}, "c2")])
+    table = pd.concat(
+        [
+            _table(reference, {"A": reference, "B": None}, "c1"),
+            _table(np.zeros(SHAPE, bool), {"A": other, "B": np.zeros(SHAPE, bool)}, "c2"),
+        ]
+    )
     table = validate_metrics_table(table)
     on_c1 = table[(table["case_id"] == "c1") & (table["metric"] == "n_tested_lesions")]
     assert set(on_c1["status"]) == {"not_applicable"}  # also for the failed entry B
@@ -136,11 +148,13 @@ def test_no_result_rejects_other_statuses_and_keeps_reference_facts():
 
 
 def test_cell_values_follow_status():
-    frame = pd.DataFrame({
-        "metric": ["dice", "dice", "lesion_f1", "hausdorff95_mm", "hausdorff95_mm", "dice"],
-        "status": ["ok", "both_empty", "empty_reference", "both_empty", "undefined", "failed"],
-        "value": [0.25, np.nan, 0.0, np.nan, np.nan, np.nan],
-    })
+    frame = pd.DataFrame(
+        {
+            "metric": ["dice", "dice", "lesion_f1", "hausdorff95_mm", "hausdorff95_mm", "dice"],
+            "status": ["ok", "both_empty", "empty_reference", "both_empty", "undefined", "failed"],
+            "value": [0.25, np.nan, 0.0, np.nan, np.nan, np.nan],
+        }
+    )
     got = cell_values(frame).to_numpy()
     np.testing.assert_array_equal(got[:4], [0.25, 1.0, 0.0, 0.0])
     assert np.isnan(got[4:]).all()
@@ -155,5 +169,12 @@ def test_size_bin_without_reference_lesion_is_not_ranked():
 def test_case_rows_entry_statuses():
     info = CaseInfo("c1", "01", "test", True)
     with pytest.raises(ValueError, match="case c1: entry X"):
-        case_rows(info, spacing=SP, consensus_name=REF, consensus=_speck(), raters={}, loo={},
-                  entries=[EntryResult("X", "method", None, "ok")])
+        case_rows(
+            info,
+            spacing=SP,
+            consensus_name=REF,
+            consensus=_speck(),
+            raters={},
+            loo={},
+            entries=[EntryResult("X", "method", None, "ok")],
+        )

@@ -56,9 +56,19 @@ def _value(table, entry, reference, metric="dice"):
 
 def test_methods_and_raters_share_the_loo_label():
     raters, consensus, loo, method = _case()
-    table = validate_metrics_table(rows_frame(case_rows(
-        INFO, spacing=SP, consensus_name="consensus_majority", consensus=consensus, raters=raters, loo=loo,
-        entries=[EntryResult("m", "method", method)])))
+    table = validate_metrics_table(
+        rows_frame(
+            case_rows(
+                INFO,
+                spacing=SP,
+                consensus_name="consensus_majority",
+                consensus=consensus,
+                raters=raters,
+                loo=loo,
+                entries=[EntryResult("m", "method", method)],
+            )
+        )
+    )
     refs = table.groupby("entry")["reference"].unique().apply(sorted).to_dict()
     assert refs == {"m": ["consensus_majority", "loo"], "r1": ["loo"], "r2": ["loo"], "r3": ["loo"]}
     # raters: own leave-one-out fusion
@@ -70,23 +80,41 @@ def test_methods_and_raters_share_the_loo_label():
     assert _value(table, "m", "consensus_majority")["value"] == pytest.approx(_dice(consensus, method))
     # hand check of the numbers: loo(r1) = x 5..16 (11 slabs), method x 6..12 (6 slabs) -> 12/17
     assert _dice(loo["r1"], method) == pytest.approx(12 / 17)
-    assert _value(table, "m", "loo")["lesion_load_ml"] == pytest.approx(
-        np.mean([m.sum() for m in loo.values()]) / 1000)
+    assert _value(table, "m", "loo")["lesion_load_ml"] == pytest.approx(np.mean([m.sum() for m in loo.values()]) / 1000)
 
 
 def test_methods_against_loo_can_be_switched_off():
     raters, consensus, loo, method = _case()
-    table = rows_frame(case_rows(INFO, spacing=SP, consensus_name="consensus_majority", consensus=consensus,
-                                 raters=raters, loo=loo, entries=[EntryResult("m", "method", method)],
-                                 methods_against_loo=False))
+    table = rows_frame(
+        case_rows(
+            INFO,
+            spacing=SP,
+            consensus_name="consensus_majority",
+            consensus=consensus,
+            raters=raters,
+            loo=loo,
+            entries=[EntryResult("m", "method", method)],
+            methods_against_loo=False,
+        )
+    )
     assert set(table.loc[table["entry"] == "m", "reference"]) == {"consensus_majority"}
 
 
 def test_failed_method_gets_failed_loo_rows():
     raters, consensus, loo, _ = _case()
-    table = validate_metrics_table(rows_frame(case_rows(
-        INFO, spacing=SP, consensus_name="consensus_majority", consensus=consensus, raters=raters, loo=loo,
-        entries=[EntryResult("m", "method", None, "failed")])))
+    table = validate_metrics_table(
+        rows_frame(
+            case_rows(
+                INFO,
+                spacing=SP,
+                consensus_name="consensus_majority",
+                consensus=consensus,
+                raters=raters,
+                loo=loo,
+                entries=[EntryResult("m", "method", None, "failed")],
+            )
+        )
+    )
     rows = table[(table["entry"] == "m") & (table["reference"] == "loo")]
     assert set(rows["status"]) == {"failed", "not_applicable"}
     assert rows["value"].isna().all()
@@ -95,10 +123,18 @@ def test_failed_method_gets_failed_loo_rows():
 def test_mean_over_references_rules():
     nan = math.nan
     parts = [
-        {"dice": Scored("ok", 0.5), "lesion_f1": Scored("both_empty", nan), "hd": Scored("ok", 2.0),
-         "n_tested_lesions": Scored("not_applicable", nan)},
-        {"dice": Scored("ok", 0.7), "lesion_f1": Scored("ok", 0.5), "hd": Scored("undefined", nan),
-         "n_tested_lesions": Scored("ok", 2.0)},
+        {
+            "dice": Scored("ok", 0.5),
+            "lesion_f1": Scored("both_empty", nan),
+            "hd": Scored("ok", 2.0),
+            "n_tested_lesions": Scored("not_applicable", nan),
+        },
+        {
+            "dice": Scored("ok", 0.7),
+            "lesion_f1": Scored("ok", 0.5),
+            "hd": Scored("undefined", nan),
+            "n_tested_lesions": Scored("ok", 2.0),
+        },
     ]
     parts[0]["hausdorff95_mm"], parts[1]["hausdorff95_mm"] = parts[0].pop("hd"), parts[1].pop("hd")
     out = mean_over_references(parts)
@@ -130,11 +166,21 @@ def test_loo_rows_rank_like_for_like(tmp_path):
         (folder / "status.json").write_text(json.dumps({"status": status}))
         if mask is not None:
             save_volume(folder / "mask.nii.gz", mask.astype(np.uint8), affine)
-    table = validate_metrics_table(evaluate_case_files(
-        INFO, flair=tmp_path / "flair.nii.gz", consensus_fusion="majority", consensus=tmp_path / "consensus.nii.gz",
-        raters=rater_files, loo_folder=tmp_path / "loo",
-        entries=[("good", "method", tmp_path / "pred/good"), ("bad", "method", tmp_path / "pred/bad"),
-                 ("gone", "method", tmp_path / "pred/gone")]))
+    table = validate_metrics_table(
+        evaluate_case_files(
+            INFO,
+            flair=tmp_path / "flair.nii.gz",
+            consensus_fusion="majority",
+            consensus=tmp_path / "consensus.nii.gz",
+            raters=rater_files,
+            loo_folder=tmp_path / "loo",
+            entries=[
+                ("good", "method", tmp_path / "pred/good"),
+                ("bad", "method", tmp_path / "pred/bad"),
+                ("gone", "method", tmp_path / "pred/gone"),
+            ],
+        )
+    )
     task = task_matrix(table, "dice", "loo")
     assert task.entries == ("bad", "gone", "good")
     assert task.values[2, 0] == pytest.approx(np.mean([_dice(loo[r], method) for r in raters]))

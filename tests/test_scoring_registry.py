@@ -73,11 +73,20 @@ def test_every_record_is_complete():
 
 
 def test_config_validator_names_the_key_and_lists_known_names():
-    good = {"ranking": {"leaderboard_metrics": ["dice", "lesion_f1"], "analysis_metrics": ["nsd", "lesion_sensitivity@>=500mm3"]}}
+    good = {
+        "ranking": {
+            "leaderboard_metrics": ["dice", "lesion_f1"],
+            "analysis_metrics": ["nsd", "lesion_sensitivity@>=500mm3"],
+        }
+    }
     validate_config_metrics(good)
-    with pytest.raises(ConfigError, match=r"config key ranking\.analysis_metrics: unknown metric 'hd95'; known metrics: dice"):
+    with pytest.raises(
+        ConfigError, match=r"config key ranking\.analysis_metrics: unknown metric 'hd95'; known metrics: dice"
+    ):
         validate_config_metrics({"ranking": {"leaderboard_metrics": ["dice"], "analysis_metrics": ["dice", "hd95"]}})
-    with pytest.raises(ConfigError, match=r"config key ranking\.leaderboard_metrics: metric cannot be ranked .*'n_reference_lesions'"):
+    with pytest.raises(
+        ConfigError, match=r"config key ranking\.leaderboard_metrics: metric cannot be ranked .*'n_reference_lesions'"
+    ):
         validate_config_metrics({"ranking": {"leaderboard_metrics": ["n_reference_lesions"]}})
 
 
@@ -89,8 +98,21 @@ def test_default_config_metric_names_are_known():
 def test_workflow_refuses_an_unknown_metric_at_parse_time(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump({"ranking": {"leaderboard_metrics": ["dice", "lesion_fpp"]}}))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config/config.yaml"), str(cfg), "-n", "--cores", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(cfg),
+        "-n",
+        "--cores",
+        "1",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     out = result.stdout + result.stderr
     assert result.returncode != 0

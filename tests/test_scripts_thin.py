@@ -32,4 +32,6 @@ def test_script_runs_main_through_run_script(script):
     assert [a.id for a in call.args if isinstance(a, ast.Name)] == ["snakemake", "main"]
     mains = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
     assert len(mains) == 1, f"{script.name} must define one main(smk)"
-    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name != "main"], "helpers belong in the library"
+    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name != "main"], (
+        "helpers belong in the library"
+    )

@@ -27,7 +27,10 @@ def _brain(tmp_path, name="case1", seed=0):
 
 def test_status_and_timing_tables(tmp_path):
     ok, failed, absent = tmp_path / "m1" / "c1", tmp_path / "m1" / "c2", tmp_path / "m1" / "c3"
-    for folder, status in ((ok, {"status": "ok", "seconds": 2.0}), (failed, {"status": "failed", "seconds": 1.0, "error": "boom"})):
+    for folder, status in (
+        (ok, {"status": "ok", "seconds": 2.0}),
+        (failed, {"status": "failed", "seconds": 1.0, "error": "boom"}),
+    ):
         folder.mkdir(parents=True)
         (folder / "status.json").write_text(json.dumps(status))
     record = tmp_path / "method.json"
@@ -60,14 +63,18 @@ def test_fit_nyul_files_writes_the_scale(tmp_path):
 
     a, ma, _, _ = _brain(tmp_path, "a", 1)
     b, mb, _, _ = _brain(tmp_path, "b", 2)
-    scale = fit_nyul_files("flair", ["a", "b"], [a, b], [ma, mb], tmp_path / "s.json", percentiles=[1, 50, 99], scale_range=[1, 100])
+    scale = fit_nyul_files(
+        "flair", ["a", "b"], [a, b], [ma, mb], tmp_path / "s.json", percentiles=[1, 50, 99], scale_range=[1, 100]
+    )
     assert NyulScale.from_json(tmp_path / "s.json") == scale and scale.cases == ("a", "b")
 
 
 def _sheet(split="train"):
     from lesionbench.cohort.sheet import CaseSheet
 
-    cases = pd.DataFrame([{"case_id": "c1", "center": "01", "split": split, "flair": "f.nii.gz", "t1": "", "t2": "", "pd": ""}])
+    cases = pd.DataFrame(
+        [{"case_id": "c1", "center": "01", "split": split, "flair": "f.nii.gz", "t1": "", "t2": "", "pd": ""}]
+    )
     raters = pd.DataFrame([{"case_id": "c1", "rater": "1", "path": "r1.nii.gz"}])
     return CaseSheet(cases=cases, raters=raters, root=None)
 
@@ -92,7 +99,14 @@ def test_fuse_case_files_writes_every_output(tmp_path):
         raters[f"r{k}"] = str(tmp_path / f"r{k}.nii.gz")
         save_volume(raters[f"r{k}"], mask, AFFINE, dtype=np.uint8)
     files = FusionFiles(*(str(tmp_path / n) for n in ("m.nii.gz", "p.nii.gz", "t.tsv", "loo")))
-    fused = fuse_case_files("case1", flair=str(flair), raters=raters, brain_mask=None, outputs={"majority": files}, options=ConsensusOptions())
+    fused = fuse_case_files(
+        "case1",
+        flair=str(flair),
+        raters=raters,
+        brain_mask=None,
+        outputs={"majority": files},
+        options=ConsensusOptions(),
+    )
     assert np.array_equal(load_volume(files.mask).data > 0, fused["majority"].result.binary())
     assert sorted(p.name for p in (tmp_path / "loo").iterdir()) == ["r0.nii.gz", "r1.nii.gz", "r2.nii.gz"]
     assert len(pd.read_csv(files.table, sep="\t")) == 3

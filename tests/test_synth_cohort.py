@@ -119,7 +119,9 @@ def test_truth_transforms_map_template_lesion_centres_onto_flair_lesions(cohort)
         for _, row in compact.iterrows():
             q = np.array([row.template_x_mm, row.template_y_mm, row.template_z_mm])
             vox = np.linalg.inv(warp.affine) @ np.append(q, 1.0)
-            u = np.array([ndimage.map_coordinates(field[..., c], vox[:3, None], order=1, mode="nearest")[0] for c in range(3)])
+            u = np.array(
+                [ndimage.map_coordinates(field[..., c], vox[:3, None], order=1, mode="nearest")[0] for c in range(3)]
+            )
             world = pose @ np.append(q + u, 1.0)
             idx = (np.linalg.inv(flair.affine) @ world)[:3]
             centroid = np.array([row.centroid_i, row.centroid_j, row.centroid_k])

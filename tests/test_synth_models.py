@@ -135,7 +135,9 @@ def test_tissue_contrast_ordering_per_center(center):
     t = RELAXATION[field]
 
     def sig(mod, k):
-        return float(physics.modality_signal(mod, t[k].pd, t[k].t1, t[k].t2, t[k].t2s, prot.flair, prot.t1, prot.dual_echo))
+        return float(
+            physics.modality_signal(mod, t[k].pd, t[k].t1, t[k].t2, t[k].t2s, prot.flair, prot.t1, prot.dual_echo)
+        )
 
     assert sig("t1", "wm") > sig("t1", "gm") > sig("t1", "csf")
     assert sig("t2", "csf") > sig("t2", "gm") > sig("t2", "wm")
@@ -265,7 +267,9 @@ def test_one_pass_resampling_matches_simpleitk_resample():
     flip = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS (NIfTI) <-> LPS (ITK)
 
     def image(array, affine, vector=False):
-        img = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(array, (2, 1, 0, 3) if vector else (2, 1, 0))), isVector=vector)
+        img = sitk.GetImageFromArray(
+            np.ascontiguousarray(np.transpose(array, (2, 1, 0, 3) if vector else (2, 1, 0))), isVector=vector
+        )
         lps = flip @ affine
         spacing = np.linalg.norm(lps[:3, :3], axis=0)
         img.SetSpacing(tuple(spacing))
@@ -280,8 +284,11 @@ def test_one_pass_resampling_matches_simpleitk_resample():
     rigid.SetMatrix(tuple(inv_pose[:3, :3].ravel()))
     rigid.SetTranslation(tuple(inv_pose[:3, 3]))
     out = sitk.Resample(
-        image(volume, anat.affine), image(np.zeros(grid.shape, np.float32), grid.affine),
-        sitk.CompositeTransform([disp, rigid]), sitk.sitkLinear, 0.0,
+        image(volume, anat.affine),
+        image(np.zeros(grid.shape, np.float32), grid.affine),
+        sitk.CompositeTransform([disp, rigid]),
+        sitk.sitkLinear,
+        0.0,
     )
     reference = np.transpose(sitk.GetArrayFromImage(out), (2, 1, 0))
     assert (reference > 0.3).sum() > 1000

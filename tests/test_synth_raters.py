@@ -46,8 +46,13 @@ def _ball_case(spacing=(1.0, 1.0, 1.0)):
 
 def _rater(**kw):
     base = dict(
-        v50_mm3=1e-3, slope=5.0, contrast_weight=0.0, boundary_bias_vox=0.0, boundary_noise_vox=1e-6,
-        false_positive_rate=0.0, merge_probability=0.0,
+        v50_mm3=1e-3,
+        slope=5.0,
+        contrast_weight=0.0,
+        boundary_bias_vox=0.0,
+        boundary_noise_vox=1e-6,
+        false_positive_rate=0.0,
+        merge_probability=0.0,
     )
     base.update(kw)
     return RaterProfile(**base)
@@ -115,7 +120,9 @@ def test_demo_settings_give_pairwise_dice_in_band_and_small_lesions_disagree_mos
         volume = ndimage.sum_labels(truth, labels, ids) * spec.anatomy_mm**3
         flair = (anat.wm + anat.gm * 1.1 + 1.8 * maps.fraction).astype(np.float32)
         groups = np.array([lesions[i - 1].group for i in ids])
-        inputs = prepare_rater_inputs(truth, labels, flair, anat.brain, spacing, ids, volume, np.full(ids.size, 1.8), groups)
+        inputs = prepare_rater_inputs(
+            truth, labels, flair, anat.brain, spacing, ids, volume, np.full(ids.size, 1.8), groups
+        )
         masks, detections = [], []
         for k, rater in enumerate(panel):
             mask, det = delineate(inputs, rater, np.random.default_rng([subject, k]))

@@ -23,13 +23,24 @@ def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedPr
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "test-config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"), str(cfg), "--cores", "2", *args]
+    cmd = SNAKEMAKE + [
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(cfg),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=900)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    return make_msseg_tree(tmp_path / "data", {"Training": {"01": 1, "07": 1}, "Testing": {"03": 1, "08": 1}}, n_raters=3)
+    return make_msseg_tree(
+        tmp_path / "data", {"Training": {"01": 1, "07": 1}, "Testing": {"03": 1, "08": 1}}, n_raters=3
+    )
 
 
 def test_lint_is_clean():
@@ -38,7 +49,9 @@ def test_lint_is_clean():
 
 
 def test_snakefmt_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -52,7 +65,11 @@ def test_default_config_dry_run_prints_dag():
 
 @pytest.mark.slow
 def test_imported_msseg_tree_runs_qc(tmp_path, tree):
-    config = {"dataset": {"source": "msseg2016", "root": str(tree)}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}, "consensus": {"region": "grid", "methods": ["staple", "lop-staple", "majority"], "reference": "majority"}}
+    config = {
+        "dataset": {"source": "msseg2016", "root": str(tree)},
+        "modalities": {"required": ["flair", "t1", "t2", "pd"]},
+        "consensus": {"region": "grid", "methods": ["staple", "lop-staple", "majority"], "reference": "majority"},
+    }
     result = snakemake(tmp_path / "run", config, "results/qc/inputs.tsv", "results/consensus/rater_performance.tsv")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "run/results/qc/inputs.tsv", sep="\t")
@@ -84,7 +101,11 @@ def test_failing_case_stops_or_is_excluded(tmp_path, tree):
 def test_bad_sheet_fails_before_any_job(tmp_path, tree):
     cases = tmp_path / "cases.tsv"
     cases.write_text("case_id\tcenter\tsplit\tflair\nx1\t01\ttrain\tx1.nii.gz\nx1\t01\ttest\tx2.nii.gz\n")
-    result = snakemake(tmp_path / "run", {"dataset": {"source": "sheet", "cases": str(cases)}, "modalities": {"required": ["flair"]}}, "-n")
+    result = snakemake(
+        tmp_path / "run",
+        {"dataset": {"source": "sheet", "cases": str(cases)}, "modalities": {"required": ["flair"]}},
+        "-n",
+    )
     assert result.returncode != 0
     out = result.stdout + result.stderr
     assert "case x1" in out and "duplicate case_id" in out

@@ -10,7 +10,9 @@ def main(smk):
     panels = []
     for case, flair, t1, brain in zip(smk.params.cases, smk.input.flair, smk.input.second, smk.input.brain):
         f = load_volume(flair, case=case)
-        panels.append((case, f.data, load_volume(t1, case=case).data, load_mask(brain, case=case, reference=f).data, f.affine))
+        panels.append(
+            (case, f.data, load_volume(t1, case=case).data, load_mask(brain, case=case, reference=f).data, f.affine)
+        )
     plot_overlays(panels, smk.output[0], second_label=smk.params.second)
 
 

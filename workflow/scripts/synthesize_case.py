@@ -11,7 +11,11 @@ def main(smk):
     from lesionbench.synth.plan import get_preset
 
     case_dir = smk.wildcards.case_dir
-    plans = [p for p in plan_cohort(smk.params.preset, int(smk.params.seed), int(smk.params.raters)) if p.relative_dir == case_dir]
+    plans = [
+        p
+        for p in plan_cohort(smk.params.preset, int(smk.params.seed), int(smk.params.raters))
+        if p.relative_dir == case_dir
+    ]
     if len(plans) != 1:
         raise RuntimeError(f"{case_dir} is not a case of the synthetic plan")
     anatomy = read_template_anatomy(smk.input.anatomy, get_preset(smk.params.preset).anatomy_mm)

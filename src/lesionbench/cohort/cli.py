@@ -25,7 +25,9 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--split", choices=("train", "test"), default=None, help="split for layouts that do not record one"
     )
-    parser.add_argument("--require", nargs="+", default=["flair"], metavar="MODALITY", help="modalities every case must have")
+    parser.add_argument(
+        "--require", nargs="+", default=["flair"], metavar="MODALITY", help="modalities every case must have"
+    )
     parser.set_defaults(func=run_import)
 
 
@@ -79,7 +81,9 @@ def run_qc(args: argparse.Namespace) -> int:
     from .qc import case_summary, first_error, inspect_case, records_table
     from .sheet import read_case_sheet, validate_case_sheet
 
-    sheet = validate_case_sheet(read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require)
+    sheet = validate_case_sheet(
+        read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require
+    )
     tables = []
     for case_id in sheet.case_ids:
         images, masks = sheet.qc_inputs(case_id)

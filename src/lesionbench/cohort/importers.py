@@ -219,7 +219,9 @@ def import_msseg2(root: str | Path, *, split: str = "train", center: str = "") -
 
 
 _BIDS_SUFFIX = {"FLAIR": "flair", "T1w": "t1", "T2w": "t2", "PDw": "pd"}
-_BIDS_NAME = re.compile(r"^(?P<entities>sub-[A-Za-z0-9]+(?:_[a-z]+-[A-Za-z0-9]+)*)_(?P<suffix>[A-Za-z0-9]+)\.nii(\.gz)?$")
+_BIDS_NAME = re.compile(
+    r"^(?P<entities>sub-[A-Za-z0-9]+(?:_[a-z]+-[A-Za-z0-9]+)*)_(?P<suffix>[A-Za-z0-9]+)\.nii(\.gz)?$"
+)
 
 
 def _bids_key(entities: str) -> tuple[str, str | None, str | None]:
@@ -321,8 +323,9 @@ def check_against_plan(imported: CaseSheet, planned: CaseSheet, *, root: str | P
         got = sorted(zip(imported.cases["case_id"], imported.cases[column].astype(str)))
         want = sorted(zip(planned.cases["case_id"], planned.cases[column].astype(str)))
         if got != want:
-            raise SheetError(f"MS-SEG import of the synthetic cohort disagrees with its plan in column {column!r}", path=root)
+            raise SheetError(
+                f"MS-SEG import of the synthetic cohort disagrees with its plan in column {column!r}", path=root
+            )
     if len(imported.raters) != len(planned.raters):
         raise SheetError("MS-SEG import found a different number of rater masks than planned", path=root)
     return imported
-

@@ -181,7 +181,9 @@ def validate_case_sheet(
     bad_split = ~cases["split"].isin(SPLITS)
     if bad_split.any():
         row = cases[bad_split].iloc[0]
-        raise SheetError(f"unknown split {row['split']!r} (expected 'train' or 'test')", case=row["case_id"], path=origin)
+        raise SheetError(
+            f"unknown split {row['split']!r} (expected 'train' or 'test')", case=row["case_id"], path=origin
+        )
     if centers:
         known = {str(c) for c in centers}
         bad_center = ~cases["center"].isin(known)
@@ -267,4 +269,3 @@ def with_absolute_paths(sheet: CaseSheet) -> CaseSheet:
         for case, rater, path in zip(raters["case_id"], raters["rater"], raters["path"])
     ]
     return CaseSheet(cases=cases, raters=raters, root=None)
-

@@ -69,9 +69,7 @@ def check_votes(votes: np.ndarray, *, case: str | None = None) -> np.ndarray:
     """
     votes = np.asarray(votes)
     if votes.ndim < 2 or votes.shape[0] < 1:
-        raise InputError(
-            f"votes must have shape (raters, *grid) with at least one rater; got {votes.shape}", case=case
-        )
+        raise InputError(f"votes must have shape (raters, *grid) with at least one rater; got {votes.shape}", case=case)
     if votes.dtype == bool:
         return votes
     binary = (votes == 0) | (votes == 1)

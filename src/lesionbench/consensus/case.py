@@ -86,9 +86,13 @@ class ConsensusOptions:
         if self.on_failure not in ON_FAILURE:
             raise ConfigError(f"on_failure.consensus must be one of {', '.join(ON_FAILURE)}; got {self.on_failure!r}")
         if self.map_staple.mode not in MAP_MODE_NAMES:
-            raise ConfigError(f"consensus.map_staple.mode must be one of {', '.join(MAP_MODE_NAMES)}; got {self.map_staple.mode!r}")
+            raise ConfigError(
+                f"consensus.map_staple.mode must be one of {', '.join(MAP_MODE_NAMES)}; got {self.map_staple.mode!r}"
+            )
         if self.lop.weights not in LOP_WEIGHTS:
-            raise ConfigError(f"consensus.lop.weights must be one of {', '.join(LOP_WEIGHTS)}; got {self.lop.weights!r}")
+            raise ConfigError(
+                f"consensus.lop.weights must be one of {', '.join(LOP_WEIGHTS)}; got {self.lop.weights!r}"
+            )
 
     def region_of(self, method: str) -> str:
         """The computation region of ``method`` (its entry in ``regions``, else ``region``)."""
@@ -196,7 +200,12 @@ def fuse_guarded(
         params["weights"] = np.full(votes.shape[0], 1.0 / votes.shape[0])
     result = cs.fuse(votes, method, mask=region, case=case, **params)
     check = cs.check_consensus(
-        result, votes, case=case, method=label, policy=cast(Literal["stop", "flag"], options.on_failure), exempt_without_majority=True
+        result,
+        votes,
+        case=case,
+        method=label,
+        policy=cast(Literal["stop", "flag"], options.on_failure),
+        exempt_without_majority=True,
     )
     if check.ok:
         return result, None
@@ -248,9 +257,7 @@ def fuse_case(
                 if loo_flag:
                     flags.append(loo_flag)
         region = result.region
-        table = cs.performance_table(
-            result, names, votes, mask=region, voxel_ml=voxel_ml, loo=loo_results or None
-        )
+        table = cs.performance_table(result, names, votes, mask=region, voxel_ml=voxel_ml, loo=loo_results or None)
         table.insert(0, "case_id", case)
         table["region"] = options.region_of(method)
         table["flag"] = "; ".join(flags)
@@ -273,7 +280,13 @@ TRUTH_METRICS: tuple[str, ...] = (
 )
 
 
-def _score(truth: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], min_lesion_volume_mm3: float, case: str | None) -> dict[str, float]:
+def _score(
+    truth: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    min_lesion_volume_mm3: float,
+    case: str | None,
+) -> dict[str, float]:
     from ..metrics import compute_metrics
 
     m = compute_metrics(truth, mask, spacing, min_lesion_volume_mm3=min_lesion_volume_mm3, case=case)
@@ -474,4 +487,3 @@ def truth_table_files(
     )
     table.to_csv(out_path, sep="\t", index=False)
     return table
-

@@ -64,9 +64,7 @@ THETA_FLOOR = 1e-100
 # Weights
 
 
-def agreement_weights(
-    votes: np.ndarray, *, half_size: int = 2, region: np.ndarray | None = None
-) -> np.ndarray:
+def agreement_weights(votes: np.ndarray, *, half_size: int = 2, region: np.ndarray | None = None) -> np.ndarray:
     """Default LOP weights for raters who drew on the same image: local agreement (module docstring).
 
     Returns float32 (R, *grid) (the maps are inputs; float32 halves their memory). ``region``: weights are computed on the bounding box of the region
@@ -101,9 +99,7 @@ def _bbox(region: np.ndarray, *, margin: int, grid: tuple[int, ...]) -> tuple[sl
     nz = np.nonzero(region)
     if len(nz[0]) == 0:
         return None
-    return tuple(
-        slice(max(int(a.min()) - margin, 0), min(int(a.max()) + margin + 1, n)) for a, n in zip(nz, grid)
-    )
+    return tuple(slice(max(int(a.min()) - margin, 0), min(int(a.max()) + margin + 1, n)) for a, n in zip(nz, grid))
 
 
 def check_weights(
@@ -223,7 +219,14 @@ def _lop_em(
             new_p1 = (cw @ decisions) / sw if sw > 0 else p1
             new_b0 = (cnw @ (1.0 - decisions)) / sv if sv > 0 else b0
             new_p0, new_b1 = 1.0 - new_p1, 1.0 - new_b0
-        change = float(max(np.abs(new_p1 - p1).max(), np.abs(new_p0 - p0).max(), np.abs(new_b0 - b0).max(), np.abs(new_b1 - b1).max()))
+        change = float(
+            max(
+                np.abs(new_p1 - p1).max(),
+                np.abs(new_p0 - p0).max(),
+                np.abs(new_b0 - b0).max(),
+                np.abs(new_b1 - b1).max(),
+            )
+        )
         p1, p0, b1, b0 = new_p1, new_p0, new_b1, new_b0
         if n >= 2 and change <= tolerance:
             return post, (p1, p0, b1, b0), n, True, change
@@ -359,7 +362,9 @@ def _voxel_units(
     code_bits = ((code_values[:, None] >> np.arange(n_raters)[None, :]) & 1).astype(np.float64)
     keys = np.concatenate([d[~plain].astype(np.float64), w[~plain]], axis=1)
     rest, rest_inverse, rest_counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    uniq = np.concatenate([np.concatenate([code_bits, np.ones_like(code_bits)], axis=1), rest.reshape(-1, 2 * n_raters)])
+    uniq = np.concatenate(
+        [np.concatenate([code_bits, np.ones_like(code_bits)], axis=1), rest.reshape(-1, 2 * n_raters)]
+    )
     counts = np.concatenate([code_counts, rest_counts])
     inverse = np.empty(idx.size, dtype=np.int64)
     inverse[plain] = code_inverse.reshape(-1)

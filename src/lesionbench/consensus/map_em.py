@@ -149,7 +149,9 @@ def map_staple(
     region = region_or_default(votes, mask, mask_dilation, case)
     details: dict[str, object] = {"map_mode": map_mode}
     if not votes.any() or (region is not None and not region.any()):
-        return empty_result("map-staple", votes.shape[0], votes.shape[1:], threshold=threshold, region=region, **details)
+        return empty_result(
+            "map-staple", votes.shape[0], votes.shape[1:], threshold=threshold, region=region, **details
+        )
     pats = _patterns(votes, region)
     n_voxels = float(pats.counts.sum())
     prior = float(np.dot(pats.counts, pats.bits.sum(axis=1))) / (n_voxels * votes.shape[0])
@@ -158,7 +160,14 @@ def map_staple(
         res = empty_result("map-staple", votes.shape[0], votes.shape[1:], threshold=threshold, region=region, **details)
         return _replace(res, pats.expand(np.full(len(pats.counts), value)), prior, _votes_outside(votes, pats))
     w, p, q, n, converged, change = _map_em(
-        pats.bits, pats.counts, prior=prior, init=init, num=num, den=den, tolerance=tolerance, max_iterations=max_iterations
+        pats.bits,
+        pats.counts,
+        prior=prior,
+        init=init,
+        num=num,
+        den=den,
+        tolerance=tolerance,
+        max_iterations=max_iterations,
     )
     details["theta_change"] = change
     return ConsensusResult(

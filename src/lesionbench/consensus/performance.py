@@ -12,9 +12,7 @@ from .base import ConsensusResult, RaterPerformance, _check_mask, check_votes
 from .patterns import _patterns, _performance_from_patterns
 
 
-def rater_performance(
-    votes: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None
-) -> RaterPerformance:
+def rater_performance(votes: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None) -> RaterPerformance:
     """Sensitivity, specificity and Dice of each rater against a binary reference (inside ``mask``).
 
     Undefined ratios (0/0) are NaN: sensitivity with an empty reference, specificity with no

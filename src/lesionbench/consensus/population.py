@@ -33,7 +33,9 @@ def frequency_map(masks: Sequence[np.ndarray], threshold: float = 0.5) -> np.nda
     return total / np.float32(len(masks))
 
 
-def plot_frequency_map(frequency: np.ndarray, affine: np.ndarray, out_png: str | Path, *, n_cases: int, title: str) -> None:
+def plot_frequency_map(
+    frequency: np.ndarray, affine: np.ndarray, out_png: str | Path, *, n_cases: int, title: str
+) -> None:
     """Axial slices of the frequency map over the MNI152 template (nilearn)."""
     import matplotlib
 
@@ -94,10 +96,11 @@ def frequency_map_files(
     for (case, mask_path), folder in zip(masks.items(), transforms):
         mask = load_mask(mask_path, case=case, policy="nonzero")
         registration = template_registration_from_folder(folder)
-        fraction, affine = subject_to_template(mask.data.astype(np.float32), mask.affine, registration, interpolator="linear")
+        fraction, affine = subject_to_template(
+            mask.data.astype(np.float32), mask.affine, registration, interpolator="linear"
+        )
         fractions.append(fraction)
     freq = frequency_map(fractions, threshold=0.5)
     nib.save(nib.Nifti1Image(freq.astype(np.float32), affine), map_path)
     plot_frequency_map(freq, affine, figure_path, n_cases=len(fractions), title=title)
     return freq
-

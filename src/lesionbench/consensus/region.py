@@ -85,7 +85,9 @@ def fusion_region(
         if brain is None:
             raise ConfigError("fusion region 'brain' needs a brain mask")
         if np.shape(brain) != grid:
-            raise GridMismatchError(f"brain mask shape {np.shape(brain)} differs from the raters' grid {grid}", case=case)
+            raise GridMismatchError(
+                f"brain mask shape {np.shape(brain)} differs from the raters' grid {grid}", case=case
+            )
         checked = _check_mask(brain, grid, case)
         assert checked is not None
         return checked

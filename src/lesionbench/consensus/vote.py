@@ -27,7 +27,9 @@ def majority_vote(
         return empty_result("majority", votes.shape[0], votes.shape[1:], threshold=threshold, region=mask)
     pats = _patterns(votes, mask)
     fraction = pats.bits.mean(axis=1)
-    perf = _performance_from_patterns(pats.bits.astype(np.float64), pats.counts, (fraction > threshold).astype(np.float64))
+    perf = _performance_from_patterns(
+        pats.bits.astype(np.float64), pats.counts, (fraction > threshold).astype(np.float64)
+    )
     n_voxels = int(pats.counts.sum())
     prior = float(np.dot(pats.counts, fraction) / n_voxels)
     outside = 0 if mask is None else _votes_outside(votes, pats)

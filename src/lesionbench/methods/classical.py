@@ -42,7 +42,9 @@ class HyperintensityParams:
         return params_from_mapping(cls, params, float_tuples=("thresholds",))
 
 
-def white_matter_region(wm_prior: np.ndarray, brain_mask: np.ndarray, spacing: Sequence[float], params: HyperintensityParams) -> np.ndarray:
+def white_matter_region(
+    wm_prior: np.ndarray, brain_mask: np.ndarray, spacing: Sequence[float], params: HyperintensityParams
+) -> np.ndarray:
     """Where lesions are searched: WM prior above ``wm_prior_min``, dilated by ``wm_dilation_mm``
     (periventricular and juxtacortical lesions sit at the WM border and lower the WM prior)."""
     region = (wm_prior >= params.wm_prior_min) & brain_mask
@@ -55,7 +57,13 @@ def white_matter_region(wm_prior: np.ndarray, brain_mask: np.ndarray, spacing: S
     return region
 
 
-def flair_score(flair: np.ndarray, wm_prior: np.ndarray, brain_mask: np.ndarray, params: HyperintensityParams, case: str | None = None) -> np.ndarray:
+def flair_score(
+    flair: np.ndarray,
+    wm_prior: np.ndarray,
+    brain_mask: np.ndarray,
+    params: HyperintensityParams,
+    case: str | None = None,
+) -> np.ndarray:
     """Robust z-score of FLAIR against the case's NAWM (median, MAD of voxels with a high WM prior)."""
     nawm = (wm_prior >= params.nawm_prior_min) & brain_mask
     if np.count_nonzero(nawm) < 50:
@@ -63,7 +71,9 @@ def flair_score(flair: np.ndarray, wm_prior: np.ndarray, brain_mask: np.ndarray,
         nawm = (wm_prior >= params.wm_prior_min) & brain_mask
     values = flair[nawm]
     if values.size < 50:
-        raise InputError(f"flair_hyperintensity: only {values.size} white-matter voxels inside the brain mask", case=case)
+        raise InputError(
+            f"flair_hyperintensity: only {values.size} white-matter voxels inside the brain mask", case=case
+        )
     median = float(np.median(values))
     mad = float(np.median(np.abs(values - median))) * MAD_TO_SD
     if mad <= 0:
@@ -71,7 +81,9 @@ def flair_score(flair: np.ndarray, wm_prior: np.ndarray, brain_mask: np.ndarray,
     return ((flair - median) / mad).astype(np.float32)
 
 
-def segment(case: CaseArrays, flair_channel: int, threshold: float, params: HyperintensityParams) -> tuple[np.ndarray, np.ndarray]:
+def segment(
+    case: CaseArrays, flair_channel: int, threshold: float, params: HyperintensityParams
+) -> tuple[np.ndarray, np.ndarray]:
     """(binary mask, probability map) of one case at ``threshold``."""
     if case.priors is None:
         raise InputError("flair_hyperintensity needs the tissue priors (prior_wm)", case=case.case)

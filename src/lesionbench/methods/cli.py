@@ -20,7 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     check = verbs.add_parser("check-submission", help="check submitted masks against each case's FLAIR grid")
     check.add_argument("--folder", required=True, help="folder of submitted masks")
     check.add_argument("--pattern", default="{case}.nii.gz", help="file name of a case's mask, with {case}")
-    check.add_argument("--flair", action="append", required=True, metavar="CASE=PATH", help="a case's raw FLAIR (repeat per case)")
+    check.add_argument(
+        "--flair", action="append", required=True, metavar="CASE=PATH", help="a case's raw FLAIR (repeat per case)"
+    )
     check.add_argument("--probabilities", action="store_true", help="masks are probability maps in [0, 1]")
     check.add_argument("--threshold", type=float, default=0.5)
     check.set_defaults(func=check_submission)
@@ -39,7 +41,9 @@ def check_submission(args: argparse.Namespace) -> int:
             raise ConfigError(f"--flair takes CASE=PATH, got {item!r}")
         try:
             flair = load_volume(path, case=case)
-            checked = load_submission(args.folder, args.pattern, case, flair, probabilities=args.probabilities, threshold=args.threshold)
+            checked = load_submission(
+                args.folder, args.pattern, case, flair, probabilities=args.probabilities, threshold=args.threshold
+            )
             print(f"{case}\tok\t{int(checked.mask.sum())} lesion voxels")
         except SubmissionMissingError as exc:
             all_ok = False

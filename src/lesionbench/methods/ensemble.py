@@ -25,10 +25,15 @@ class EnsembleResult:
     members_used: tuple[str, ...]
 
 
-def fuse_members(masks: Mapping[str, np.ndarray], fusion: str, *, brain_mask: np.ndarray | None = None, case: str | None = None) -> EnsembleResult:
+def fuse_members(
+    masks: Mapping[str, np.ndarray], fusion: str, *, brain_mask: np.ndarray | None = None, case: str | None = None
+) -> EnsembleResult:
     """Fuse the members' masks (name -> bool array, same grid) by ``fusion``."""
     if len(masks) < 2:
-        raise InputError(f"ensemble: only {len(masks)} usable member result(s) ({', '.join(masks) or 'none'}); two are needed", case=case)
+        raise InputError(
+            f"ensemble: only {len(masks)} usable member result(s) ({', '.join(masks) or 'none'}); two are needed",
+            case=case,
+        )
     names = tuple(masks)
     votes = np.stack([np.asarray(masks[n], dtype=bool) for n in names])
     result = fuse(votes, fusion, mask=brain_mask, case=case)

@@ -108,10 +108,14 @@ def run_case(
             raise MethodFailedError(f"method {method} {status} on case {case}: {message}") from exc
         log.warning("method %s %s on case %s: %s", method, status, case, message)
         return CaseOutcome(status=status, seconds=seconds, error=message)
-    return CaseOutcome(status="ok", seconds=time.perf_counter() - start, mask=mask, probability=probability, extra=extra)
+    return CaseOutcome(
+        status="ok", seconds=time.perf_counter() - start, mask=mask, probability=probability, extra=extra
+    )
 
 
-def write_prediction(folder: str | Path, outcome: CaseOutcome, affine: np.ndarray | None, *, method: str, case: str) -> Path:
+def write_prediction(
+    folder: str | Path, outcome: CaseOutcome, affine: np.ndarray | None, *, method: str, case: str
+) -> Path:
     """Write the prediction folder of one (method, case)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +198,11 @@ def timing_table(status: pd.DataFrame, model_records: Sequence[str | Path]) -> p
 
 
 def write_methods_tables(
-    prediction_folders: Sequence[str | Path], model_records: Sequence[str | Path], *, status_path: str | Path, timing_path: str | Path
+    prediction_folders: Sequence[str | Path],
+    model_records: Sequence[str | Path],
+    *,
+    status_path: str | Path,
+    timing_path: str | Path,
 ) -> None:
     """The methods stage's tables: ``status.tsv`` (:func:`status_table`), ``timing.tsv`` (:func:`timing_table`)."""
     status = status_table(prediction_folders)
@@ -202,7 +210,9 @@ def write_methods_tables(
     timing_table(status, model_records).to_csv(timing_path, sep="\t", index=False)
 
 
-def write_model_record(folder: str | Path, record: Mapping[str, Any], curve: Sequence[Mapping[str, float]], *, x: str, y: str, title: str) -> None:
+def write_model_record(
+    folder: str | Path, record: Mapping[str, Any], curve: Sequence[Mapping[str, float]], *, x: str, y: str, title: str
+) -> None:
     """``method.json``, ``training_curve.tsv`` and ``training_curve.png`` of a trained method."""
     import matplotlib
 

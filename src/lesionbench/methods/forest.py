@@ -75,7 +75,10 @@ def feature_volumes(case: CaseArrays, params: ForestParams) -> list[np.ndarray]:
             mean = ndimage.gaussian_filter(image, sigma, mode="nearest")
             square = ndimage.gaussian_filter(image * image, sigma, mode="nearest")
             maps += [mean, np.sqrt(np.clip(square - mean * mean, 0.0, None))]
-        maps.append(image - ndimage.gaussian_filter(image, _sigma_voxels(params.contrast_sigma_mm, case.spacing), mode="nearest"))
+        maps.append(
+            image
+            - ndimage.gaussian_filter(image, _sigma_voxels(params.contrast_sigma_mm, case.spacing), mode="nearest")
+        )
     if params.use_priors:
         if case.priors is None:
             raise InputError("random_forest uses template priors but the case has none", case=case.case)
@@ -93,18 +96,24 @@ def features_at(case: CaseArrays, params: ForestParams, flat_index: np.ndarray) 
     return _rows(feature_volumes(case, params), flat_index)
 
 
-def training_set(cases: Sequence[CaseArrays], params: ForestParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def training_set(
+    cases: Sequence[CaseArrays], params: ForestParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Class-balanced voxel samples of every training case, stacked."""
     xs, ys = [], []
     for case in cases:
         if case.label is None:
             raise InputError("random_forest: a training case has no reference mask", case=case.case)
-        index = balanced_voxel_sample(case.label, case.brain_mask, params.samples_per_case // 2, rng, params.background_ratio)
+        index = balanced_voxel_sample(
+            case.label, case.brain_mask, params.samples_per_case // 2, rng, params.background_ratio
+        )
         xs.append(features_at(case, params, index))
         ys.append(case.label.ravel()[index].astype(np.uint8))
     x, y = np.concatenate(xs), np.concatenate(ys)
     if np.unique(y).size < 2:
-        raise InputError("random_forest: the training cases have no lesion voxel (or no background) inside the brain masks")
+        raise InputError(
+            "random_forest: the training cases have no lesion voxel (or no background) inside the brain masks"
+        )
     return x, y
 
 
@@ -115,7 +124,9 @@ class ForestTraining:
     curve: list[dict[str, float]]
 
 
-def train_forest(cases: Sequence[CaseArrays], params: ForestParams, *, seed: int, threads: int = 1, curve_step: int = 10) -> ForestTraining:
+def train_forest(
+    cases: Sequence[CaseArrays], params: ForestParams, *, seed: int, threads: int = 1, curve_step: int = 10
+) -> ForestTraining:
     """Fit the forest on class-balanced samples; ``seed`` fixes both sampling and the forest.
 
     Trees are added ``curve_step`` at a time (``warm_start``) to record the out-of-bag accuracy
@@ -140,7 +151,14 @@ def train_forest(cases: Sequence[CaseArrays], params: ForestParams, *, seed: int
             # with the first few trees some samples are in every bootstrap: no OOB vote yet
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
             forest.fit(x, y)
-        curve.append({"n_estimators": n, "oob_accuracy": float(forest.oob_score_), "samples": int(y.size), "lesion_samples": int(y.sum())})
+        curve.append(
+            {
+                "n_estimators": n,
+                "oob_accuracy": float(forest.oob_score_),
+                "samples": int(y.size),
+                "lesion_samples": int(y.sum()),
+            }
+        )
     return ForestTraining(forest=forest, curve=curve)
 
 
@@ -163,4 +181,3 @@ def predict_forest(
     probability = probability.reshape(brain.shape)
     mask = remove_small_lesions(probability > params.threshold, case.spacing, params.min_lesion_mm3)
     return mask, probability
-

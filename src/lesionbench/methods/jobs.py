@@ -270,9 +270,13 @@ def run_command_case(
             print(result.stdout)
             print(result.stderr)
             if not mask_path.exists():
-                raise CommandError(f"method {spec.name}: the command exited 0 but wrote no mask at {mask_path}", case=case)
+                raise CommandError(
+                    f"method {spec.name}: the command exited 0 but wrote no mask at {mask_path}", case=case
+                )
             written = load_volume(mask_path, case=case, dtype=float)
-            checked = check_result_volume(written, flair_volume, case=case, probabilities=spec.probabilities, threshold=spec.threshold)
+            checked = check_result_volume(
+                written, flair_volume, case=case, probabilities=spec.probabilities, threshold=spec.threshold
+            )
             return checked.mask, checked.probability, {"command": command}
 
         return run
@@ -290,7 +294,9 @@ def collect_submission_case(
     flair_volume = load_volume(flair, case=case)
 
     def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-        checked = load_submission(spec.folder, spec.pattern, case, flair_volume, probabilities=spec.probabilities, threshold=spec.threshold)
+        checked = load_submission(
+            spec.folder, spec.pattern, case, flair_volume, probabilities=spec.probabilities, threshold=spec.threshold
+        )
         return checked.mask, checked.probability, {}
 
     outcome = run_case(spec.name, case, run, on_failure=on_failure)

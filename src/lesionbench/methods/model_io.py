@@ -96,7 +96,9 @@ def read_sklearn_model(path: str | Path, *, kind: str) -> ThresholdModel | Fores
     """Read the ``model.pkl`` of a method of ``kind`` (``flair_hyperintensity`` or ``random_forest``)."""
     path = Path(path)
     if kind not in SKLEARN_KINDS:
-        raise ModelFileError(f"a {kind} method has no model.pkl (kinds with one: {', '.join(SKLEARN_KINDS)})", path=path)
+        raise ModelFileError(
+            f"a {kind} method has no model.pkl (kinds with one: {', '.join(SKLEARN_KINDS)})", path=path
+        )
     _require_file(path, "model file")
     try:
         with open(path, "rb") as handle:
@@ -104,7 +106,9 @@ def read_sklearn_model(path: str | Path, *, kind: str) -> ThresholdModel | Fores
     except Exception as exc:  # any unpickling failure means "not our file"
         raise ModelFileError(f"not a readable model file ({type(exc).__name__}: {exc})", path=path) from exc
     if not isinstance(payload, Mapping) or payload.get("format") != SKLEARN_FORMAT:
-        raise ModelFileError(f"not a lesionbench model file (expected format {SKLEARN_FORMAT}); retrain the method", path=path)
+        raise ModelFileError(
+            f"not a lesionbench model file (expected format {SKLEARN_FORMAT}); retrain the method", path=path
+        )
     if payload.get("kind") != kind:
         raise ModelFileError(f"holds a {payload.get('kind')} model, but the method is a {kind}", path=path)
     try:
@@ -138,25 +142,33 @@ def unet_checkpoint(result: TrainingResult, params: UNetParams, channel_names: S
     }
 
 
-def write_unet_model(path: str | Path, result: TrainingResult, params: UNetParams, channel_names: Sequence[str]) -> None:
+def write_unet_model(
+    path: str | Path, result: TrainingResult, params: UNetParams, channel_names: Sequence[str]
+) -> None:
     """``torch.save`` the :func:`unet_checkpoint` of a trained U-Net to ``path``."""
     import torch
 
     torch.save(unet_checkpoint(result, params, channel_names), path)
 
 
-def unet_from_checkpoint(payload: Mapping[str, Any], *, path: str | Path | None = None) -> tuple[torch.nn.Module, UNetParams]:
+def unet_from_checkpoint(
+    payload: Mapping[str, Any], *, path: str | Path | None = None
+) -> tuple[torch.nn.Module, UNetParams]:
     """The network (in eval mode) and its parameters from a :func:`unet_checkpoint` dict."""
     from .unet import UNetParams, build_network
 
     if payload.get("format") != UNET_FORMAT:
-        raise ModelFileError(f"not a lesionbench U-Net checkpoint (expected format {UNET_FORMAT}); retrain the method", path=path)
+        raise ModelFileError(
+            f"not a lesionbench U-Net checkpoint (expected format {UNET_FORMAT}); retrain the method", path=path
+        )
     try:
         params = UNetParams.from_mapping(dict(payload["params"]))
         model = build_network(int(payload["in_channels"]), params)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError) as exc:
-        raise ModelFileError(f"the U-Net checkpoint does not rebuild its network ({type(exc).__name__}: {exc})", path=path) from exc
+        raise ModelFileError(
+            f"the U-Net checkpoint does not rebuild its network ({type(exc).__name__}: {exc})", path=path
+        ) from exc
     model.eval()
     return model, params
 

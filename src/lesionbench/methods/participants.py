@@ -47,7 +47,9 @@ def expand_command(template: str, values: Mapping[str, str | int], *, method: st
             continue
         if field_name not in values:
             known = ", ".join(sorted(values))
-            raise ConfigError(f"methods entry {method!r}: command placeholder {{{field_name}}} is unknown (known: {known})")
+            raise ConfigError(
+                f"methods entry {method!r}: command placeholder {{{field_name}}} is unknown (known: {known})"
+            )
         if format_spec or conversion:
             raise ConfigError(f"methods entry {method!r}: command placeholder {{{field_name}}} may not carry a format")
         parts.append(shlex.quote(str(values[field_name])))
@@ -73,7 +75,9 @@ class CommandRun:
     seconds: float
 
 
-def run_command(argv: list[str], *, case: str, method: str, timeout_s: float | None = None, cwd: str | Path | None = None) -> CommandRun:
+def run_command(
+    argv: list[str], *, case: str, method: str, timeout_s: float | None = None, cwd: str | Path | None = None
+) -> CommandRun:
     """Run a participant's command; a non-zero exit or a timeout is a :class:`CommandError`
     carrying the tail of its stderr."""
     import time
@@ -134,7 +138,9 @@ def check_result_volume(
         data = result.data.astype(np.float32)
         low, high = float(data.min()), float(data.max())
         if low < 0.0 or high > 1.0:
-            raise NonBinaryMaskError(f"declared a probability map but values span [{low:g}, {high:g}], not [0, 1]", case=case, path=path)
+            raise NonBinaryMaskError(
+                f"declared a probability map but values span [{low:g}, {high:g}], not [0, 1]", case=case, path=path
+            )
         return CheckedMask(mask=data > threshold, probability=data)
     return CheckedMask(mask=binarize_mask(result.data, policy="binary", case=case, path=path), probability=None)
 
@@ -152,6 +158,8 @@ def load_submission(
     case has no file, or the :mod:`lesionbench.errors` type of what is wrong with it."""
     path = submission_path(folder, pattern, case)
     if path is None:
-        raise SubmissionMissingError(f"no submitted mask (expected {Path(folder) / pattern.format(case=case)})", case=case)
+        raise SubmissionMissingError(
+            f"no submitted mask (expected {Path(folder) / pattern.format(case=case)})", case=case
+        )
     volume = load_volume(path, case=case, dtype=np.float64)
     return check_result_volume(volume, flair, case=case, probabilities=probabilities, threshold=threshold)

@@ -164,7 +164,9 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         pattern=str(entry.get("pattern", "{case}.nii.gz") or "{case}.nii.gz"),
         probabilities=bool(entry.get("probabilities", False)),
         threshold=float(entry.get("threshold", 0.5)),
-        has_probability=bool(_DEFAULT_PROBABILITY.get(kind, False) or (kind == "submission" and entry.get("probabilities", False))),
+        has_probability=bool(
+            _DEFAULT_PROBABILITY.get(kind, False) or (kind == "submission" and entry.get("probabilities", False))
+        ),
     )
     if spec.threads < 1 or spec.inference_threads < 1:
         raise _fail(name, "threads and inference_threads must be at least 1")

@@ -191,7 +191,14 @@ def train_unet(
             optimizer.step()
         schedule.step()
         value = float(loss.detach().cpu())
-        curve.append({"iteration": iteration, "loss": value, "learning_rate": float(schedule.get_last_lr()[0]), "seconds": time.perf_counter() - start})
+        curve.append(
+            {
+                "iteration": iteration,
+                "loss": value,
+                "learning_rate": float(schedule.get_last_lr()[0]),
+                "seconds": time.perf_counter() - start,
+            }
+        )
         if progress is not None:
             progress(iteration, value)
     model.eval()
@@ -206,7 +213,9 @@ def flip_sets(flip_tta: bool) -> list[tuple[int, ...]]:
     return [combo for r in range(4) for combo in itertools.combinations((2, 3, 4), r)]
 
 
-def tta_probability(predict: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, flips: Sequence[tuple[int, ...]]) -> torch.Tensor:
+def tta_probability(
+    predict: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, flips: Sequence[tuple[int, ...]]
+) -> torch.Tensor:
     """Mean lesion probability (softmax channel 1) over mirrored copies of ``image`` (1, C, x, y, z)."""
     total = None
     for dims in flips:
@@ -220,7 +229,9 @@ def tta_probability(predict: Callable[[torch.Tensor], torch.Tensor], image: torc
 
 
 @torch.no_grad()
-def predict_unet(model: torch.nn.Module, case: CaseArrays, params: UNetParams, *, device: str = "cpu", threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def predict_unet(
+    model: torch.nn.Module, case: CaseArrays, params: UNetParams, *, device: str = "cpu", threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(mask, probability) of one case by sliding-window inference (+ flip TTA)."""
     torch.set_num_threads(max(1, int(threads)))
     model = model.to(device).eval()
@@ -230,8 +241,12 @@ def predict_unet(model: torch.nn.Module, case: CaseArrays, params: UNetParams, *
     def predict(x: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
             out = sliding_window_inference(
-                x, roi_size=params.patch_size, sw_batch_size=params.sw_batch_size, predictor=model,
-                overlap=params.sw_overlap, mode="gaussian",
+                x,
+                roi_size=params.patch_size,
+                sw_batch_size=params.sw_batch_size,
+                predictor=model,
+                overlap=params.sw_overlap,
+                mode="gaussian",
             )
             return cast(torch.Tensor, out)
 
@@ -239,4 +254,3 @@ def predict_unet(model: torch.nn.Module, case: CaseArrays, params: UNetParams, *
     probability = np.where(case.brain_mask, probability, 0.0).astype(np.float32)
     mask = remove_small_lesions(probability > params.threshold, case.spacing, params.min_lesion_mm3)
     return mask, probability
-

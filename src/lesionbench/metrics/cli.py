@@ -35,20 +35,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("reference", type=Path, help="reference (ground-truth) mask, NIfTI")
     p.add_argument("prediction", type=Path, help="predicted mask on the reference grid, NIfTI")
     p.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="NSD tolerance in mm (1.0)")
-    p.add_argument("--min-lesion-volume", type=float, default=3.0, metavar="MM3",
-                   help="lesions of at most this volume are ignored in lesion-wise metrics (3.0, MS-SEG 2016)")
-    p.add_argument("--match-threshold", type=float, default=0.1, metavar="DICE",
-                   help="lesion Dice a one-to-one match must exceed (0.1)")
-    p.add_argument("--binarize", choices=("none", "nonzero", "threshold"), default="none",
-                   help="how to read non-binary masks: none = reject (default), nonzero = every non-zero voxel "
-                   "is lesion, threshold = voxels >= --threshold are lesion (probability maps)")
+    p.add_argument(
+        "--min-lesion-volume",
+        type=float,
+        default=3.0,
+        metavar="MM3",
+        help="lesions of at most this volume are ignored in lesion-wise metrics (3.0, MS-SEG 2016)",
+    )
+    p.add_argument(
+        "--match-threshold",
+        type=float,
+        default=0.1,
+        metavar="DICE",
+        help="lesion Dice a one-to-one match must exceed (0.1)",
+    )
+    p.add_argument(
+        "--binarize",
+        choices=("none", "nonzero", "threshold"),
+        default="none",
+        help="how to read non-binary masks: none = reject (default), nonzero = every non-zero voxel "
+        "is lesion, threshold = voxels >= --threshold are lesion (probability maps)",
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="threshold for --binarize threshold (0.5)")
-    p.add_argument("--image-edge", choices=("background", "foreground"), default="background",
-                   help="how voxels outside the image count for borders: background (medpy/MONAI, default) "
-                   "or foreground (ITK/Anima)")
+    p.add_argument(
+        "--image-edge",
+        choices=("background", "foreground"),
+        default="background",
+        help="how voxels outside the image count for borders: background (medpy/MONAI, default) "
+        "or foreground (ITK/Anima)",
+    )
     p.add_argument("--case", default=None, help="case label used in error messages and the output")
-    p.add_argument("--lesions-tsv", type=Path, default=None, metavar="PATH",
-                   help="also write the per-lesion table (matched variant) to this TSV file")
+    p.add_argument(
+        "--lesions-tsv",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the per-lesion table (matched variant) to this TSV file",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,8 +82,11 @@ def _check_orthogonal(vol: Volume, case: str | None) -> None:
     unit = axes / np.linalg.norm(axes, axis=0)
     cos = unit.T @ unit - np.eye(3)
     if np.max(np.abs(cos)) > _SHEAR_TOLERANCE:
-        raise AffineError("affine has sheared (non-orthogonal) axes; surface distances assume an orthogonal grid",
-                          case=case, path=vol.path)
+        raise AffineError(
+            "affine has sheared (non-orthogonal) axes; surface distances assume an orthogonal grid",
+            case=case,
+            path=vol.path,
+        )
 
 
 def _load(path: Path, *, case: str | None, reference: Volume | None, binarize: str, threshold: float) -> Volume:
@@ -85,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     _check_orthogonal(ref, args.case)
     pred = _load(args.prediction, case=args.case, reference=ref, binarize=args.binarize, threshold=args.threshold)
     result = compute_metrics(
-        ref.data, pred.data, ref.spacing,
+        ref.data,
+        pred.data,
+        ref.spacing,
         nsd_tolerance_mm=args.nsd_tolerance,
         min_lesion_volume_mm3=args.min_lesion_volume,
         match_threshold=args.match_threshold,
@@ -105,4 +133,3 @@ def run(args: argparse.Namespace) -> int:
     json.dump(out, sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
     return 0
-

@@ -130,8 +130,9 @@ def as_binary_mask(array: np.ndarray, *, role: str, case: str | None = None) -> 
     """Check a mask array (3-D, values 0/1) and return it as a C-contiguous boolean array."""
     array = np.asarray(array)
     if array.ndim != 3:
-        raise DimensionError(f"{role} mask is {array.ndim}-D with shape {array.shape}; a 3-D mask is required",
-                             case=case)
+        raise DimensionError(
+            f"{role} mask is {array.ndim}-D with shape {array.shape}; a 3-D mask is required", case=case
+        )
     if array.dtype == bool:
         return np.ascontiguousarray(array)
     nonzero = array != 0
@@ -147,9 +148,16 @@ def as_binary_mask(array: np.ndarray, *, role: str, case: str | None = None) -> 
     return np.ascontiguousarray(nonzero)
 
 
-def _check_parameters(spacing: Sequence[float] | np.ndarray, nsd_tolerance_mm: float, min_lesion_volume_mm3: float,
-                      alpha: float, beta: float, gamma: float, match_threshold: float,
-                      case: str | None) -> tuple[float, float, float]:
+def _check_parameters(
+    spacing: Sequence[float] | np.ndarray,
+    nsd_tolerance_mm: float,
+    min_lesion_volume_mm3: float,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    match_threshold: float,
+    case: str | None,
+) -> tuple[float, float, float]:
     sp = tuple(float(s) for s in np.asarray(spacing, dtype=float).ravel())
     where = f"case {case}: " if case is not None else ""
     if len(sp) != 3 or not all(math.isfinite(s) and s > 0 for s in sp):
@@ -172,7 +180,9 @@ def _raster_key_itk(coords: np.ndarray, shape: tuple[int, int, int]) -> np.ndarr
     return coords[:, 0] + shape[0] * (coords[:, 1] + shape[1] * coords[:, 2].astype(np.int64))
 
 
-def _surface(sm_r: SparseMask, sm_p: SparseMask, spacing: tuple[float, float, float], tol: float, edge_is_background: bool) -> dict[str, float | None]:
+def _surface(
+    sm_r: SparseMask, sm_p: SparseMask, spacing: tuple[float, float, float], tol: float, edge_is_background: bool
+) -> dict[str, float | None]:
     keys = ("hausdorff_mm", "hausdorff95_mm", "hausdorff95_pooled_mm", "assd_mm", "masd_mm", "nsd", "asd_anima_mm")
     out: dict[str, float | None] = dict.fromkeys(keys)
     if sm_r.n_voxels == 0 or sm_p.n_voxels == 0:
@@ -206,14 +216,17 @@ def _surface(sm_r: SparseMask, sm_p: SparseMask, spacing: tuple[float, float, fl
             return out  # a mask filling the whole image has no ITK contour
         dist_itk = surface_distances(border_points_mm(pts_p_itk_c, spacing), border_points_mm(pts_r_itk_c, spacing))
     out["asd_anima_mm"] = anima_surface_distance(
-        dist_itk.pred_to_ref, dist_itk.ref_to_pred,
-        _raster_key_itk(pts_p_itk_c, sm_p.shape), _raster_key_itk(pts_r_itk_c, sm_r.shape),
+        dist_itk.pred_to_ref,
+        dist_itk.ref_to_pred,
+        _raster_key_itk(pts_p_itk_c, sm_p.shape),
+        _raster_key_itk(pts_r_itk_c, sm_r.shape),
     )
     return out
 
 
-def _lesion_records(table: OverlapTable, det: AnimaDetection, match: LesionMatching,
-                    voxel_mm3: float) -> tuple[LesionRecord, ...]:
+def _lesion_records(
+    table: OverlapTable, det: AnimaDetection, match: LesionMatching, voxel_mm3: float
+) -> tuple[LesionRecord, ...]:
     rows: list[LesionRecord] = []
     matched_ref = dict(zip(match.ref.tolist(), range(match.tp)))
     matched_pred = set(match.pred.tolist())
@@ -221,18 +234,37 @@ def _lesion_records(table: OverlapTable, det: AnimaDetection, match: LesionMatch
         k = matched_ref.get(i)
         ref_vol = float(table.ref_sizes[i - 1] * voxel_mm3)
         if k is None:
-            rows.append(LesionRecord("FN", i, None, ref_vol, None, 0.0, 0.0,
-                                     bool(det.reference_detected[i - 1]), None))
+            rows.append(LesionRecord("FN", i, None, ref_vol, None, 0.0, 0.0, bool(det.reference_detected[i - 1]), None))
             continue
         j = int(match.pred[k])
-        rows.append(LesionRecord(
-            "TP", i, j, ref_vol, float(table.pred_sizes[j - 1] * voxel_mm3), float(match.overlap[k] * voxel_mm3),
-            float(match.dice[k]), bool(det.reference_detected[i - 1]), bool(det.prediction_true_positive[j - 1]),
-        ))
+        rows.append(
+            LesionRecord(
+                "TP",
+                i,
+                j,
+                ref_vol,
+                float(table.pred_sizes[j - 1] * voxel_mm3),
+                float(match.overlap[k] * voxel_mm3),
+                float(match.dice[k]),
+                bool(det.reference_detected[i - 1]),
+                bool(det.prediction_true_positive[j - 1]),
+            )
+        )
     for j in range(1, table.n_pred + 1):
         if j not in matched_pred:
-            rows.append(LesionRecord("FP", None, j, None, float(table.pred_sizes[j - 1] * voxel_mm3), 0.0, 0.0,
-                                     None, bool(det.prediction_true_positive[j - 1])))
+            rows.append(
+                LesionRecord(
+                    "FP",
+                    None,
+                    j,
+                    None,
+                    float(table.pred_sizes[j - 1] * voxel_mm3),
+                    0.0,
+                    0.0,
+                    None,
+                    bool(det.prediction_true_positive[j - 1]),
+                )
+            )
     return tuple(rows)
 
 
@@ -272,8 +304,7 @@ def compute_metrics(
     pred = as_binary_mask(prediction, role="prediction", case=case)
     if ref.shape != pred.shape:
         raise GridMismatchError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}", case=case)
-    sp = _check_parameters(spacing, nsd_tolerance_mm, min_lesion_volume_mm3, alpha, beta, gamma, match_threshold,
-                           case)
+    sp = _check_parameters(spacing, nsd_tolerance_mm, min_lesion_volume_mm3, alpha, beta, gamma, match_threshold, case)
     voxel_mm3 = sp[0] * sp[1] * sp[2]
 
     sm_r = sparse_mask(ref, edge_is_background=edge_is_background)
@@ -302,8 +333,9 @@ def compute_metrics(
     match = greedy_match(table, threshold=match_threshold)
     n_lr, n_lp = table.n_ref, table.n_pred
 
-    sens_l, prec_l = _detection_scores(n_lr, n_lp, int(det.reference_detected.sum()),
-                                       int(det.prediction_true_positive.sum()))
+    sens_l, prec_l = _detection_scores(
+        n_lr, n_lp, int(det.reference_detected.sum()), int(det.prediction_true_positive.sum())
+    )
     if sens_l is None and prec_l is None:
         f1_l: Number = None
     elif not sens_l or not prec_l:
@@ -361,8 +393,13 @@ def compute_metrics(
     )
 
 
-def kept_lesion_volumes(mask: np.ndarray, spacing: tuple[float, float, float], *,
-                        min_lesion_volume_mm3: float = 3.0, case: str | None = None) -> np.ndarray:
+def kept_lesion_volumes(
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    *,
+    min_lesion_volume_mm3: float = 3.0,
+    case: str | None = None,
+) -> np.ndarray:
     """Volumes (mm³, raster order) of the 6-connected lesions of ``mask`` that the lesion-wise
     metrics keep (above the minimum volume), e.g. to label the rows of a reference without result."""
     m = as_binary_mask(mask, role="reference", case=case)

@@ -71,8 +71,9 @@ class OverlapTable:
         return int(self.pred_sizes.size)
 
 
-def overlap_table(ref_labels_at_overlap: np.ndarray, pred_labels_at_overlap: np.ndarray,
-                  ref_sizes: np.ndarray, pred_sizes: np.ndarray) -> OverlapTable:
+def overlap_table(
+    ref_labels_at_overlap: np.ndarray, pred_labels_at_overlap: np.ndarray, ref_sizes: np.ndarray, pred_sizes: np.ndarray
+) -> OverlapTable:
     """Build the table from the kept labels of the voxels that are foreground in both masks."""
     both = (ref_labels_at_overlap > 0) & (pred_labels_at_overlap > 0)
     n_cols = pred_sizes.size + 1
@@ -88,8 +89,14 @@ def overlap_table(ref_labels_at_overlap: np.ndarray, pred_labels_at_overlap: np.
 
 
 def _detected(
-    row: np.ndarray, col: np.ndarray, overlap: np.ndarray, row_sizes: np.ndarray, col_sizes: np.ndarray,
-    alpha: float, beta: float, gamma: float,
+    row: np.ndarray,
+    col: np.ndarray,
+    overlap: np.ndarray,
+    row_sizes: np.ndarray,
+    col_sizes: np.ndarray,
+    alpha: float,
+    beta: float,
+    gamma: float,
 ) -> np.ndarray:
     """Anima's detection test for every lesion on the "row" side against the "column" side.
 
@@ -130,13 +137,16 @@ class AnimaDetection:
     prediction_true_positive: np.ndarray  # per predicted lesion
 
 
-def anima_detection(table: OverlapTable, *, alpha: float = 0.10, beta: float = 0.70,
-                    gamma: float = 0.65) -> AnimaDetection:
+def anima_detection(
+    table: OverlapTable, *, alpha: float = 0.10, beta: float = 0.70, gamma: float = 0.65
+) -> AnimaDetection:
     """The MS-SEG 2016 detection test on both sides (see the module docstring)."""
-    ref_det = _detected(table.pair_ref, table.pair_pred, table.pair_overlap, table.ref_sizes, table.pred_sizes,
-                        alpha, beta, gamma)
-    pred_det = _detected(table.pair_pred, table.pair_ref, table.pair_overlap, table.pred_sizes, table.ref_sizes,
-                         alpha, beta, gamma)
+    ref_det = _detected(
+        table.pair_ref, table.pair_pred, table.pair_overlap, table.ref_sizes, table.pred_sizes, alpha, beta, gamma
+    )
+    pred_det = _detected(
+        table.pair_pred, table.pair_ref, table.pair_overlap, table.pred_sizes, table.ref_sizes, alpha, beta, gamma
+    )
     return AnimaDetection(reference_detected=ref_det, prediction_true_positive=pred_det)
 
 
@@ -183,6 +193,10 @@ def greedy_match(table: OverlapTable, *, threshold: float = 0.1) -> LesionMatchi
     idx = np.asarray(chosen, dtype=np.int64)
     idx = idx[np.argsort(table.pair_ref[idx], kind="stable")]
     return LesionMatching(
-        ref=table.pair_ref[idx], pred=table.pair_pred[idx], overlap=ov[idx], dice=dice[idx],
-        n_ref=table.n_ref, n_pred=table.n_pred,
+        ref=table.pair_ref[idx],
+        pred=table.pair_pred[idx],
+        overlap=ov[idx],
+        dice=dice[idx],
+        n_ref=table.n_ref,
+        n_pred=table.n_pred,
     )

@@ -99,7 +99,9 @@ def consensus_reference_label(fusion: str) -> str:
     return f"consensus_{fusion}"
 
 
-def detection_by_size(result: MetricsResult, bins: Sequence[tuple[float, float]] = SIZE_BINS_MM3) -> dict[str, float | None]:
+def detection_by_size(
+    result: MetricsResult, bins: Sequence[tuple[float, float]] = SIZE_BINS_MM3
+) -> dict[str, float | None]:
     """MS-SEG 2016 detection rate of the reference lesions in each size bin (None: no lesion there)."""
     seen: dict[int, tuple[float, bool]] = {}
     for record in result.lesions:
@@ -115,8 +117,14 @@ def detection_by_size(result: MetricsResult, bins: Sequence[tuple[float, float]]
     return out
 
 
-def score_pair(reference: np.ndarray, prediction: np.ndarray, spacing: tuple[float, float, float],
-               parameters: MetricParameters = MetricParameters(), *, case: str | None = None) -> dict[str, Scored]:
+def score_pair(
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    spacing: tuple[float, float, float],
+    parameters: MetricParameters = MetricParameters(),
+    *,
+    case: str | None = None,
+) -> dict[str, Scored]:
     """Every metric of :data:`ROW_METRICS` for one computed pair, with its status."""
     result = compute_metrics(
         reference,
@@ -134,8 +142,14 @@ def score_pair(reference: np.ndarray, prediction: np.ndarray, spacing: tuple[flo
     return out
 
 
-def no_result(reference: np.ndarray, spacing: tuple[float, float, float], status: str,
-              parameters: MetricParameters = MetricParameters(), *, case: str | None = None) -> dict[str, Scored]:
+def no_result(
+    reference: np.ndarray,
+    spacing: tuple[float, float, float],
+    status: str,
+    parameters: MetricParameters = MetricParameters(),
+    *,
+    case: str | None = None,
+) -> dict[str, Scored]:
     """The rows of an entry without result (``missing``/``failed``) against ``reference``.
 
     Every metric gets ``status`` and NaN, except those the reference makes ``not_applicable``
@@ -186,8 +200,9 @@ def mean_over_references(scores: Sequence[Mapping[str, Scored]]) -> dict[str, Sc
     return out
 
 
-def _rows(info: CaseInfo, entry: str, kind: str, reference: str, load_ml: float,
-          scores: Mapping[str, Scored]) -> list[dict[str, object]]:
+def _rows(
+    info: CaseInfo, entry: str, kind: str, reference: str, load_ml: float, scores: Mapping[str, Scored]
+) -> list[dict[str, object]]:
     return [
         {
             "case_id": info.case_id,
@@ -267,11 +282,27 @@ def case_rows(
     case = info.case_id
     for name, mask in raters.items():
         if truth is not None:
-            rows += score_entry(info, entry=name, kind="rater", reference_name=TRUTH_REFERENCE, reference=truth,
-                                prediction=mask, spacing=spacing, parameters=parameters)
+            rows += score_entry(
+                info,
+                entry=name,
+                kind="rater",
+                reference_name=TRUTH_REFERENCE,
+                reference=truth,
+                prediction=mask,
+                spacing=spacing,
+                parameters=parameters,
+            )
         if name in loo:
-            rows += score_entry(info, entry=name, kind="rater", reference_name=LOO_REFERENCE, reference=loo[name],
-                                prediction=mask, spacing=spacing, parameters=parameters)
+            rows += score_entry(
+                info,
+                entry=name,
+                kind="rater",
+                reference_name=LOO_REFERENCE,
+                reference=loo[name],
+                prediction=mask,
+                spacing=spacing,
+                parameters=parameters,
+            )
     references = {consensus_name: consensus}
     if truth is not None:
         references[TRUTH_REFERENCE] = truth
@@ -281,11 +312,24 @@ def case_rows(
         if e.mask is None and e.status not in (MISSING, FAILED):
             raise ValueError(f"case {case}: entry {e.name} has no mask but status {e.status!r}")
         for ref_name, ref in references.items():
-            rows += score_entry(info, entry=e.name, kind=e.kind, reference_name=ref_name, reference=ref,
-                                prediction=e.mask, spacing=spacing, parameters=parameters, status=e.status)
+            rows += score_entry(
+                info,
+                entry=e.name,
+                kind=e.kind,
+                reference_name=ref_name,
+                reference=ref,
+                prediction=e.mask,
+                spacing=spacing,
+                parameters=parameters,
+                status=e.status,
+            )
         if loo_refs:
-            parts = [score_pair(ref, e.mask, spacing, parameters, case=case) if e.mask is not None
-                     else no_result(ref, spacing, e.status, parameters, case=case) for ref in loo_refs]
+            parts = [
+                score_pair(ref, e.mask, spacing, parameters, case=case)
+                if e.mask is not None
+                else no_result(ref, spacing, e.status, parameters, case=case)
+                for ref in loo_refs
+            ]
             rows += _rows(info, e.name, e.kind, LOO_REFERENCE, loo_load, mean_over_references(parts))
     return rows
 
@@ -330,7 +374,11 @@ def evaluate_case_files(
         return load_mask(path, case=case, reference=ref_vol, policy=policy).data
 
     rater_masks = {name: mask(path) for name, path in raters.items()}
-    loo = {name: mask(Path(loo_folder) / f"{name}.nii.gz") for name in raters if (Path(loo_folder) / f"{name}.nii.gz").exists()}
+    loo = {
+        name: mask(Path(loo_folder) / f"{name}.nii.gz")
+        for name in raters
+        if (Path(loo_folder) / f"{name}.nii.gz").exists()
+    }
     rows = case_rows(
         info,
         spacing=ref_vol.spacing,
@@ -353,8 +401,25 @@ def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 
 __all__ = [
-    "BOTH_EMPTY", "EMPTY_REFERENCE", "LOO_REFERENCE", "METRIC_INFO", "ROW_METRICS", "SIZE_BINS_MM3", "CaseInfo",
-    "EntryResult", "MetricParameters", "Scored", "case_rows", "consensus_reference_label", "detection_by_size",
-    "evaluate_case_files", "mean_over_references", "no_result", "read_entry", "rows_frame", "score_entry",
-    "score_pair", "size_bin_label",
+    "BOTH_EMPTY",
+    "EMPTY_REFERENCE",
+    "LOO_REFERENCE",
+    "METRIC_INFO",
+    "ROW_METRICS",
+    "SIZE_BINS_MM3",
+    "CaseInfo",
+    "EntryResult",
+    "MetricParameters",
+    "Scored",
+    "case_rows",
+    "consensus_reference_label",
+    "detection_by_size",
+    "evaluate_case_files",
+    "mean_over_references",
+    "no_result",
+    "read_entry",
+    "rows_frame",
+    "score_entry",
+    "score_pair",
+    "size_bin_label",
 ]

@@ -80,7 +80,14 @@ def n4_correct(
     return N4Result(corrected=corrected, log_bias=log_arr, shrink_factor=shrink)
 
 
-def nlmeans_denoise(image: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None, *, patch_radius: int = 1, search_radius: int = 2) -> np.ndarray:
+def nlmeans_denoise(
+    image: np.ndarray,
+    affine: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    patch_radius: int = 1,
+    search_radius: int = 2,
+) -> np.ndarray:
     """Rician NL-means (ANTs ``DenoiseImage`` through ANTsPy), at full resolution.
 
     ``shrink_factor`` is kept at 1: with a shrink of 2 ANTsPy silently returns its input
@@ -94,5 +101,7 @@ def nlmeans_denoise(image: np.ndarray, affine: np.ndarray, mask: np.ndarray | No
     kwargs = {}
     if mask is not None:
         kwargs["mask"] = to_ants(np.asarray(mask, np.float32), affine)
-    out = ants.denoise_image(img, shrink_factor=1, p=int(patch_radius), r=int(search_radius), noise_model="Rician", **kwargs)
+    out = ants.denoise_image(
+        img, shrink_factor=1, p=int(patch_radius), r=int(search_radius), noise_model="Rician", **kwargs
+    )
     return out.numpy().astype(np.float32)

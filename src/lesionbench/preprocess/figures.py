@@ -19,7 +19,9 @@ def _axial(data: np.ndarray, affine: np.ndarray, z: int | None = None) -> tuple[
 
 
 def plot_overlays(
-    panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], out_png: str | Path, second_label: str = "T1"
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    out_png: str | Path,
+    second_label: str = "T1",
 ) -> None:
     """One row per case: FLAIR + brain-mask contour; co-registered image with FLAIR edges; checkerboard."""
     import matplotlib
@@ -46,7 +48,9 @@ def plot_overlays(
         axes[row, 0].set_title(f"{case}: FLAIR + brain mask", fontsize=8)
         axes[row, 1].imshow(sn, cmap="gray")
         edges = np.hypot(*np.gradient(fn))
-        axes[row, 1].contour(edges, levels=[np.percentile(edges[b > 0], 90) if (b > 0).any() else 0.5], colors="c", linewidths=0.5)
+        axes[row, 1].contour(
+            edges, levels=[np.percentile(edges[b > 0], 90) if (b > 0).any() else 0.5], colors="c", linewidths=0.5
+        )
         axes[row, 1].set_title(f"{second_label} on FLAIR grid + FLAIR edges", fontsize=8)
         tiles = (np.indices(fn.shape) // 8).sum(axis=0) % 2 == 0
         axes[row, 2].imshow(np.where(tiles, fn, sn), cmap="gray")
@@ -73,7 +77,9 @@ def plot_nawm_distributions(
     import matplotlib.pyplot as plt
 
     spaces = ["before", *schemes]
-    fig, axes = plt.subplots(len(spaces), len(modalities), figsize=(3.2 * len(modalities), 2.4 * len(spaces)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(spaces), len(modalities), figsize=(3.2 * len(modalities), 2.4 * len(spaces)), squeeze=False
+    )
     colors = dict(zip(sorted(set(centers.values())), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for i, space in enumerate(spaces):
         for j, modality in enumerate(modalities):
@@ -84,7 +90,15 @@ def plot_nawm_distributions(
             pooled = np.concatenate([np.concatenate(v) for v in by_center.values()])
             lo, hi = np.percentile(pooled, [0.5, 99.5])
             for center, center_values in sorted(by_center.items()):
-                ax.hist(np.concatenate(center_values), bins=60, range=(lo, hi), density=True, histtype="step", color=colors[center], label=f"center {center}")
+                ax.hist(
+                    np.concatenate(center_values),
+                    bins=60,
+                    range=(lo, hi),
+                    density=True,
+                    histtype="step",
+                    color=colors[center],
+                    label=f"center {center}",
+                )
             ax.set_title(f"{modality}: {space}", fontsize=8)
             ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6)

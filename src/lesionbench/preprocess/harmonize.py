@@ -75,7 +75,13 @@ class WhiteStripe:
 
 
 def whitestripe_stripe(
-    image: np.ndarray, mask: np.ndarray, modality: str, *, width: float = 0.05, bins: int = 2000, case: str | None = None
+    image: np.ndarray,
+    mask: np.ndarray,
+    modality: str,
+    *,
+    width: float = 0.05,
+    bins: int = 2000,
+    case: str | None = None,
 ) -> WhiteStripe:
     """The white stripe of an image (see module docstring)."""
     values = _brain_values(image, mask, case)
@@ -103,10 +109,14 @@ def whitestripe_stripe(
     stripe = values[(values > lower) & (values < upper)]
     if stripe.size < 2 or stripe.std() <= 0:
         raise HarmonizationError("WhiteStripe found no usable white-matter stripe", case=case)
-    return WhiteStripe(mode=mode, mode_quantile=q, mean=float(stripe.mean()), sd=float(stripe.std()), n_voxels=int(stripe.size))
+    return WhiteStripe(
+        mode=mode, mode_quantile=q, mean=float(stripe.mean()), sd=float(stripe.std()), n_voxels=int(stripe.size)
+    )
 
 
-def whitestripe(image: np.ndarray, mask: np.ndarray, modality: str, *, width: float = 0.05, case: str | None = None) -> np.ndarray:
+def whitestripe(
+    image: np.ndarray, mask: np.ndarray, modality: str, *, width: float = 0.05, case: str | None = None
+) -> np.ndarray:
     ws = whitestripe_stripe(image, mask, modality, width=width, case=case)
     values = _brain_values(image, mask, case)
     return _masked(image, mask, (values - ws.mean) / ws.sd)
@@ -139,9 +149,13 @@ class NyulScale:
                 cases=tuple(d.get("cases", ())),
             )
         except FileNotFoundError:
-            raise HarmonizationError("Nyul standard scale file does not exist (fit it on the training split first)", path=path) from None
+            raise HarmonizationError(
+                "Nyul standard scale file does not exist (fit it on the training split first)", path=path
+            ) from None
         except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise HarmonizationError(f"not a Nyul standard scale file ({type(exc).__name__}: {exc})", path=path) from exc
+            raise HarmonizationError(
+                f"not a Nyul standard scale file ({type(exc).__name__}: {exc})", path=path
+            ) from exc
 
 
 def _landmarks(values: np.ndarray, percentiles: Sequence[float], case: str | None) -> np.ndarray:

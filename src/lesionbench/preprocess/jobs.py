@@ -85,7 +85,9 @@ def preprocess_case_files(
     transforms_dir.mkdir(parents=True, exist_ok=True)
     result = preprocess_case(images, case=case, transforms_dir=transforms_dir, settings=settings)
     write_preprocessed(result, out_dir)
-    brain = load_mask(truth["truth_brain"], case=case, reference=images["flair"]).data if "truth_brain" in truth else None
+    brain = (
+        load_mask(truth["truth_brain"], case=case, reference=images["flair"]).data if "truth_brain" in truth else None
+    )
     poses = read_truth_poses(truth["truth_transforms"]) if "truth_transforms" in truth else None
     rows = pd.DataFrame(qc_rows(result, images, settings, truth_brain=brain, truth_poses=poses))
     for position, (column, value) in enumerate((columns or {}).items(), start=1):

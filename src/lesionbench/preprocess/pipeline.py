@@ -44,12 +44,16 @@ class MissingModalityError(InputError):
     kind = "missing_modality"
 
 
-def require_modalities(available: Sequence[str], required: Sequence[str], *, case: str, who: str = "preprocessing") -> None:
+def require_modalities(
+    available: Sequence[str], required: Sequence[str], *, case: str, who: str = "preprocessing"
+) -> None:
     """Raise :class:`MissingModalityError` naming the case and the modalities it lacks."""
     missing = [m for m in required if m not in available]
     if missing:
         have = ", ".join(sorted(available)) or "none"
-        raise MissingModalityError(f"{who} needs modality {', '.join(missing)}, which this case lacks (it has {have})", case=case)
+        raise MissingModalityError(
+            f"{who} needs modality {', '.join(missing)}, which this case lacks (it has {have})", case=case
+        )
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,9 @@ def preprocess_case(
     warped_mask = warp_template_to_subject(*maps["brain_mask"], template, shape, affine)
     brain = _clean_mask(warped_mask >= settings.brain_threshold, flair.spacing, settings.brain_dilation_mm)
     if brain.sum() < 100:
-        raise RegistrationError("the propagated brain mask is (almost) empty: template registration failed", case=case, path=flair.path)
+        raise RegistrationError(
+            "the propagated brain mask is (almost) empty: template registration failed", case=case, path=flair.path
+        )
     priors = {t: np.clip(warp_template_to_subject(*maps[t], template, shape, affine), 0.0, 1.0) * brain for t in PRIORS}
     timings["brain_extraction"] = time.perf_counter() - start
 
@@ -253,7 +259,9 @@ def qc_rows(
     shape, affine = flair.shape, result.flair_affine
 
     def add(modality: str, measure: str, value: float, flagged: bool = False) -> None:
-        rows.append({"case_id": case, "modality": modality, "measure": measure, "value": float(value), "flagged": bool(flagged)})
+        rows.append(
+            {"case_id": case, "modality": modality, "measure": measure, "value": float(value), "flagged": bool(flagged)}
+        )
 
     points = world_points(shape, affine, brain, step=3)
     for modality, rig in result.rigid.items():

@@ -44,7 +44,9 @@ def mutual_information(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = N
     return _entropy(p.sum(axis=1)) + _entropy(p.sum(axis=0)) - _entropy(p.ravel())
 
 
-def normalized_mutual_information(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, bins: int = 64) -> float:
+def normalized_mutual_information(
+    a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, bins: int = 64
+) -> float:
     p = joint_histogram(a, b, mask, bins)
     p = p / p.sum()
     joint = _entropy(p.ravel())
@@ -64,7 +66,9 @@ def true_fixed_to_moving(pose_fixed: np.ndarray, pose_moving: np.ndarray) -> np.
     return np.asarray(pose_moving, float) @ np.linalg.inv(np.asarray(pose_fixed, float))
 
 
-def nawm_mask(wm_prior: np.ndarray, brain_mask: np.ndarray, threshold: float = 0.9, exclude: np.ndarray | None = None) -> np.ndarray:
+def nawm_mask(
+    wm_prior: np.ndarray, brain_mask: np.ndarray, threshold: float = 0.9, exclude: np.ndarray | None = None
+) -> np.ndarray:
     """Normal-appearing WM: WM probability >= ``threshold`` in the brain, minus ``exclude`` (lesions, if known)."""
     m = (np.asarray(wm_prior) >= threshold) & np.asarray(brain_mask, dtype=bool)
     if exclude is not None:
@@ -92,7 +96,9 @@ def center_distances(samples: Mapping[str, Sequence[np.ndarray]], scales: Sequen
     rows = []
     for a, b in itertools.combinations(sorted(pooled), 2):
         w1 = float(stats.wasserstein_distance(pooled[a], pooled[b]))
-        rows.append({"center_a": a, "center_b": b, "w1": w1, "w1_normalized": w1 / scale if scale > 0 else float("nan")})
+        rows.append(
+            {"center_a": a, "center_b": b, "w1": w1, "w1_normalized": w1 / scale if scale > 0 else float("nan")}
+        )
     return pd.DataFrame(rows, columns=["center_a", "center_b", "w1", "w1_normalized"])
 
 
@@ -112,6 +118,7 @@ def harmonization_table(
     """
     rows = []
     for modality in modalities:
+
         def by_center(space: str) -> tuple[dict[str, list[np.ndarray]], list[float]]:
             grouped: dict[str, list[np.ndarray]] = {}
             for case, values in samples[(space, modality)].items():  # noqa: B023
@@ -127,11 +134,25 @@ def harmonization_table(
             if len(merged):
                 mean = merged.drop(columns=["modality", "scheme", "center_a", "center_b"]).mean()
                 merged = pd.concat(
-                    [merged, pd.DataFrame([{"modality": modality, "scheme": scheme, "center_a": "mean", "center_b": "mean", **mean}])],
+                    [
+                        merged,
+                        pd.DataFrame(
+                            [{"modality": modality, "scheme": scheme, "center_a": "mean", "center_b": "mean", **mean}]
+                        ),
+                    ],
                     ignore_index=True,
                 )
             rows.append(merged)
-    columns = ["modality", "scheme", "center_a", "center_b", "w1_before", "w1_normalized_before", "w1_after", "w1_normalized_after"]
+    columns = [
+        "modality",
+        "scheme",
+        "center_a",
+        "center_b",
+        "w1_before",
+        "w1_normalized_before",
+        "w1_after",
+        "w1_normalized_after",
+    ]
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
     table = table[columns]
     table["ratio"] = table["w1_normalized_after"] / table["w1_normalized_before"]

@@ -113,13 +113,17 @@ def estimate_rigid(
                 aff_smoothing_sigmas=tuple(float(s - 1) for s in shrink),
             )
     except (RuntimeError, ValueError, OSError) as exc:
-        raise RegistrationError(f"rigid registration to FLAIR failed ({type(exc).__name__}: {exc})", case=case, path=moving_path) from exc
+        raise RegistrationError(
+            f"rigid registration to FLAIR failed ({type(exc).__name__}: {exc})", case=case, path=moving_path
+        ) from exc
     mat_file = reg["fwdtransforms"][0]
     tx = ants.read_transform(mat_file)
     matrix = itk_affine_to_matrix(tx.parameters, tx.fixed_parameters)
     linear = matrix[:3, :3]
     if not np.all(np.isfinite(matrix)) or not np.allclose(linear @ linear.T, np.eye(3), atol=1e-3):
-        raise RegistrationError("rigid registration returned a non-rigid or non-finite transform", case=case, path=moving_path)
+        raise RegistrationError(
+            "rigid registration returned a non-rigid or non-finite transform", case=case, path=moving_path
+        )
     return RigidResult(fixed_to_moving=matrix, transform_file=str(mat_file))
 
 
@@ -212,7 +216,9 @@ def register_template(
                 **kwargs,
             )
     except (RuntimeError, ValueError, OSError) as exc:
-        raise RegistrationError(f"template registration failed ({type(exc).__name__}: {exc})", case=case, path=subject_path) from exc
+        raise RegistrationError(
+            f"template registration failed ({type(exc).__name__}: {exc})", case=case, path=subject_path
+        ) from exc
     fwd = tuple(str(p) for p in reg["fwdtransforms"])
     inv = tuple(str(p) for p in reg["invtransforms"])
     # ANTs lists the affine first for the inverse direction; it must be inverted, the inverse warp not.

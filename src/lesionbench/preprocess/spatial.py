@@ -48,7 +48,11 @@ def world_points(shape: Sequence[int], affine: np.ndarray, mask: np.ndarray | No
     if mask is not None:
         idx = np.argwhere(mask)[::step].astype(float)
     else:
-        idx = np.stack(np.meshgrid(*[np.arange(0, n, step) for n in shape], indexing="ij"), -1).reshape(-1, 3).astype(float)
+        idx = (
+            np.stack(np.meshgrid(*[np.arange(0, n, step) for n in shape], indexing="ij"), -1)
+            .reshape(-1, 3)
+            .astype(float)
+        )
     return idx @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]
 
 
@@ -66,7 +70,11 @@ def resample_rigid(
     One composed voxel->voxel matrix, so every output voxel is interpolated exactly once
     (``scipy.ndimage.affine_transform``; order 0 for labels, 1 for images).
     """
-    vox = np.linalg.inv(np.asarray(moving_affine, float)) @ np.asarray(fixed_to_moving, float) @ np.asarray(fixed_affine, float)
+    vox = (
+        np.linalg.inv(np.asarray(moving_affine, float))
+        @ np.asarray(fixed_to_moving, float)
+        @ np.asarray(fixed_affine, float)
+    )
     out = ndimage.affine_transform(
         np.asarray(moving, dtype=np.float32),
         vox[:3, :3],

@@ -53,7 +53,9 @@ def analyse(
     scheme = get_scheme(scheme)
     if n_boot > 0 and rng is None:
         raise ConfigError("the bootstrap needs an explicit numpy Generator (rng)")
-    entries = sorted(table.loc[(table["reference"] == reference) & table["entry_kind"].isin(list(kinds)), "entry"].unique())
+    entries = sorted(
+        table.loc[(table["reference"] == reference) & table["entry_kind"].isin(list(kinds)), "entry"].unique()
+    )
     tasks, rankings, boots, sig, skipped = {}, {}, {}, {}, {}
     scheme_rows = []
     for m in dict.fromkeys(metrics):
@@ -61,11 +63,15 @@ def analyse(
         tasks[m] = task
         rankings[m] = rank_task(task, scheme, na_treat)
         sig_na = "worst" if na_treat == "last" else na_treat  # tests need a substitute
-        sig[m] = test_then_rank_loss(apply_na_treat(task.values, task.spec, sig_na), alpha=alpha, p_adjust="holm", na_treat=sig_na)
+        sig[m] = test_then_rank_loss(
+            apply_na_treat(task.values, task.spec, sig_na), alpha=alpha, p_adjust="holm", na_treat=sig_na
+        )
         for name in METHODSPLOT_SCHEMES:
             s_na = "worst" if (na_treat == "last" and name.startswith("test")) else na_treat
             r = rank_task(task, name, s_na)
-            scheme_rows += [{"metric": m, "scheme": name, "entry": e, "rank": int(k)} for e, k in zip(task.entries, r.rank)]
+            scheme_rows += [
+                {"metric": m, "scheme": name, "entry": e, "rank": int(k)} for e, k in zip(task.entries, r.rank)
+            ]
         if n_boot > 0:
             assert rng is not None  # checked on entry
             try:
@@ -73,7 +79,11 @@ def analyse(
             except ConfigError as exc:
                 skipped[m] = str(exc)
     ent, mean_rank, cons_rank = consensus_ranking({m: dict(zip(r.entries, r.rank)) for m, r in rankings.items()})
-    consensus = pd.DataFrame({"entry": ent, "mean_rank": mean_rank, "rank": cons_rank.astype(int)}).sort_values(["rank", "entry"], kind="stable").reset_index(drop=True)
+    consensus = (
+        pd.DataFrame({"entry": ent, "mean_rank": mean_rank, "rank": cons_rank.astype(int)})
+        .sort_values(["rank", "entry"], kind="stable")
+        .reset_index(drop=True)
+    )
     return Analysis(tasks, rankings, boots, sig, pd.DataFrame(scheme_rows), consensus, skipped)
 
 
@@ -91,10 +101,23 @@ def analysis_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         for i, ei in enumerate(ent):
             for j, ej in enumerate(ent):
                 if i != j:
-                    sig_rows.append({"metric": m, "entry": ei, "other": ej, "p_raw": s.p_raw[i, j], "p_holm": s.p_adjusted[i, j], "better": bool(s.significant[i, j])})
+                    sig_rows.append(
+                        {
+                            "metric": m,
+                            "entry": ei,
+                            "other": ej,
+                            "p_raw": s.p_raw[i, j],
+                            "p_holm": s.p_adjusted[i, j],
+                            "better": bool(s.significant[i, j]),
+                        }
+                    )
     out["significance"] = pd.DataFrame(sig_rows)
     out["missing"] = pd.DataFrame(
-        [{"metric": m, "entry": e, "n_cases": len(t.cases), "n_missing": int(np.isnan(t.values[k]).sum())} for m, t in a.tasks.items() for k, e in enumerate(t.entries)]
+        [
+            {"metric": m, "entry": e, "n_cases": len(t.cases), "n_missing": int(np.isnan(t.values[k]).sum())}
+            for m, t in a.tasks.items()
+            for k, e in enumerate(t.entries)
+        ]
     )
     out["missing"]["n_inserted_in_task"] = out["missing"]["metric"].map({m: t.n_inserted for m, t in a.tasks.items()})
     if a.bootstraps or a.skipped_bootstrap:
@@ -110,14 +133,39 @@ def analysis_tables(a: Analysis) -> dict[str, pd.DataFrame]:
             elif m in a.skipped_bootstrap:
                 note = f"bootstrap skipped: {a.skipped_bootstrap[m]}"
                 r = a.rankings[m].to_frame()
-                summaries.append(pd.DataFrame({
-                    "metric": m, "reference": r["reference"], "scheme": r["scheme"], "entry": r["entry"], "rank": r["rank"],
-                    "median_boot_rank": np.nan, "boot_rank_q025": np.nan, "boot_rank_q975": np.nan,
-                    "winner_frequency": np.nan, "n_boot": 0, "note": note,
-                }))
-                tau_rows.append({"metric": m, "mean": np.nan, "median": np.nan, "q25": np.nan, "q75": np.nan, "n_undefined": 0, "n_boot": 0, "note": note})
+                summaries.append(
+                    pd.DataFrame(
+                        {
+                            "metric": m,
+                            "reference": r["reference"],
+                            "scheme": r["scheme"],
+                            "entry": r["entry"],
+                            "rank": r["rank"],
+                            "median_boot_rank": np.nan,
+                            "boot_rank_q025": np.nan,
+                            "boot_rank_q975": np.nan,
+                            "winner_frequency": np.nan,
+                            "n_boot": 0,
+                            "note": note,
+                        }
+                    )
+                )
+                tau_rows.append(
+                    {
+                        "metric": m,
+                        "mean": np.nan,
+                        "median": np.nan,
+                        "q25": np.nan,
+                        "q75": np.nan,
+                        "n_undefined": 0,
+                        "n_boot": 0,
+                        "note": note,
+                    }
+                )
         out["bootstrap_summary"] = pd.concat(summaries, ignore_index=True)
-        out["kendall_tau"] = pd.concat(taus, ignore_index=True) if taus else pd.DataFrame(columns=["metric", "sample", "tau"])
+        out["kendall_tau"] = (
+            pd.concat(taus, ignore_index=True) if taus else pd.DataFrame(columns=["metric", "sample", "tau"])
+        )
         out["kendall_tau_summary"] = pd.DataFrame(tau_rows)
     return out
 
@@ -125,5 +173,7 @@ def analysis_tables(a: Analysis) -> dict[str, pd.DataFrame]:
 def _tau_note(b: BootstrapResult) -> str:
     if b.n_tau_undefined == 0:
         return ""
-    return (f"Kendall's tau undefined in {b.n_tau_undefined} of {b.n_boot} samples (a ranking without variation: "
-            "all entries tied); left out of mean, median and quartiles")
+    return (
+        f"Kendall's tau undefined in {b.n_tau_undefined} of {b.n_boot} samples (a ranking without variation: "
+        "all entries tied); left out of mean, median and quartiles"
+    )

@@ -90,7 +90,13 @@ class BootstrapResult:
         if tau.size == 0:
             return {"mean": np.nan, "median": np.nan, "q25": np.nan, "q75": np.nan, "n_undefined": self.n_tau_undefined}
         q25, med, q75 = np.quantile(tau, [0.25, 0.5, 0.75])
-        return {"mean": float(tau.mean()), "median": float(med), "q25": float(q25), "q75": float(q75), "n_undefined": self.n_tau_undefined}
+        return {
+            "mean": float(tau.mean()),
+            "median": float(med),
+            "q25": float(q25),
+            "q75": float(q75),
+            "n_undefined": self.n_tau_undefined,
+        }
 
 
 def kendall_tau_to(full_rank: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -128,7 +134,9 @@ def bootstrap_task(
     scheme = get_scheme(scheme)
     k, n = task.values.shape
     if n < 2 or k < 2:
-        raise ConfigError(f"task {task.metric}/{task.reference}: bootstrap needs >= 2 cases and >= 2 entries, got {n} and {k}")
+        raise ConfigError(
+            f"task {task.metric}/{task.reference}: bootstrap needs >= 2 cases and >= 2 entries, got {n} and {k}"
+        )
     if n_boot < 1:
         raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
     loss = apply_na_treat(task.values, task.spec, na_treat)

@@ -37,19 +37,50 @@ def _na_treat(text: str) -> str | float:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("rank", help="rank entries from a long metrics table (leaderboard, challengeR analysis)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "rank",
+        help="rank entries from a long metrics table (leaderboard, challengeR analysis)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("metrics_table", metavar="METRICS.tsv", help="long results table")
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--reference", help=f"reference the methods are scored against (default: first present of {', '.join(REFERENCE_PREFERENCE)})")
-    p.add_argument("--rater-reference", help="reference of the rater rows (default: --reference if raters have it, else 'loo')")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_LEADERBOARD_METRICS), help="leaderboard metrics (default: %(default)s)")
+    p.add_argument(
+        "--reference",
+        help=f"reference the methods are scored against (default: first present of {', '.join(REFERENCE_PREFERENCE)})",
+    )
+    p.add_argument(
+        "--rater-reference", help="reference of the rater rows (default: --reference if raters have it, else 'loo')"
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(DEFAULT_LEADERBOARD_METRICS),
+        help="leaderboard metrics (default: %(default)s)",
+    )
     p.add_argument("--weights", nargs="+", type=float, help="leaderboard weight per metric (default: equal)")
     p.add_argument("--analysis-metrics", nargs="+", help="tasks of the challengeR analysis (default: --metrics)")
-    p.add_argument("--scheme", choices=SCHEME_NAMES, default=DEFAULT_SCHEME, help="scheme of the analysis and bootstrap (default: %(default)s)")
-    p.add_argument("--na-treat", type=_na_treat, default="worst", help="missing values: worst, na.rm, last or a number (default: worst)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the bootstrap and podium tie-breaks (default: %(default)s, the config's seed)")
+    p.add_argument(
+        "--scheme",
+        choices=SCHEME_NAMES,
+        default=DEFAULT_SCHEME,
+        help="scheme of the analysis and bootstrap (default: %(default)s)",
+    )
+    p.add_argument(
+        "--na-treat",
+        type=_na_treat,
+        default="worst",
+        help="missing values: worst, na.rm, last or a number (default: worst)",
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap samples, 0 = none (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of the bootstrap and podium tie-breaks (default: %(default)s, the config's seed)",
+    )
     p.add_argument("--strata", nargs="*", choices=STRATA, default=list(DEFAULT_STRATA), help="leaderboards per stratum")
     p.add_argument("--figures", action="store_true", help="also draw the figures (PNG) into OUT/figures")
     p.set_defaults(func=run)

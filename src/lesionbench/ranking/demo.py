@@ -52,6 +52,19 @@ def demo_metrics_table(
                 base = metric.split("@")[0]
                 value = values.get(base, float(np.clip(s + rng.normal(0, 0.1), 0, 1)))
                 missing = kind != "rater" and rng.random() < missing_fraction
-                rows.append((case, center[c], "test", center[c] not in unseen, float(load[c]), name, kind, ref, metric,
-                             np.nan if missing else value, "missing" if missing else "ok"))
+                rows.append(
+                    (
+                        case,
+                        center[c],
+                        "test",
+                        center[c] not in unseen,
+                        float(load[c]),
+                        name,
+                        kind,
+                        ref,
+                        metric,
+                        np.nan if missing else value,
+                        "missing" if missing else "ok",
+                    )
+                )
     return validate_metrics_table(pd.DataFrame(rows, columns=list(METRICS_COLUMNS)))

@@ -120,7 +120,9 @@ def msseg_leaderboard(
             if r.size == 0 or exact_score[k] is None:  # no case at all under na.rm: nothing to rank on
                 exact_score[k] = None
             else:
-                exact_score[k] = cast(Fraction, exact_score[k]) + Fraction(float(w_m)) * Fraction(int(r.sum()), int(r.size))
+                exact_score[k] = cast(Fraction, exact_score[k]) + Fraction(float(w_m)) * Fraction(
+                    int(r.sum()), int(r.size)
+                )
         with np.errstate(all="ignore"):
             out[f"{m}_mean_rank"] = r_mean(ranks, skip_nan=True)
             out[f"{m}_mean"] = r_mean(_metric_units(loss, task), skip_nan=True)
@@ -139,14 +141,18 @@ def msseg_leaderboard(
         # leave-one-rater-out references the raters are scored on (per case, the mean over the R
         # fusions that each leave one rater out) beside each rater's mean on those same cases.
         like_rows = table[(table["reference"] == like_ref) & table["entry_kind"].isin(list(ranked_kinds))]
-        rater_rows = table[(table["reference"] == like_ref) & (table["entry_kind"] == "rater") & (table["status"] != NOT_APPLICABLE)]
+        rater_rows = table[
+            (table["reference"] == like_ref) & (table["entry_kind"] == "rater") & (table["status"] != NOT_APPLICABLE)
+        ]
         for m in metrics:
             column = f"{m}_mean_{like_ref}"
             cases = list(task_cases[m])
             if not (like_rows["metric"] == m).any():
                 out[column] = np.nan
             else:
-                task = task_matrix(table, m, like_ref, kinds=ranked_kinds, entries=entries, cases=cases, metric_info=metric_info)
+                task = task_matrix(
+                    table, m, like_ref, kinds=ranked_kinds, entries=entries, cases=cases, metric_info=metric_info
+                )
                 loss = apply_na_treat(task.values, task.spec, na_treat)
                 with np.errstate(all="ignore"):
                     out[column] = r_mean(_metric_units(loss, task), skip_nan=True)
@@ -187,13 +193,21 @@ def _rater_rows(table: pd.DataFrame, metrics: list[str], reference: str, rater_r
     raters = table[table["entry_kind"] == "rater"]
     if rater_reference is None:
         rater_reference = reference if (raters["reference"] == reference).any() else "loo"
-    raters = raters[(raters["reference"] == rater_reference) & raters["metric"].isin(metrics) & (raters["status"] != NOT_APPLICABLE)]
+    raters = raters[
+        (raters["reference"] == rater_reference) & raters["metric"].isin(metrics) & (raters["status"] != NOT_APPLICABLE)
+    ]
     raters = raters.assign(value=cell_values(raters))  # both-empty cases at the best value, as for methods
     if raters.empty:
         return pd.DataFrame()
     rows = []
     for entry, grp in raters.groupby("entry", sort=True):
-        row: dict[str, Any] = {"rank": np.nan, "entry": entry, "entry_kind": "rater", "reference": rater_reference, "score": np.nan}
+        row: dict[str, Any] = {
+            "rank": np.nan,
+            "entry": entry,
+            "entry_kind": "rater",
+            "reference": rater_reference,
+            "score": np.nan,
+        }
         for m in metrics:
             vals = grp.loc[grp["metric"] == m, "value"]
             row[f"{m}_mean_rank"] = np.nan

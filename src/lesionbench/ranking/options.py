@@ -47,7 +47,13 @@ SCHEMES: dict[str, Scheme] = {
     "test-then-rank-holm": Scheme("test-then-rank", p_adjust="holm"),
 }
 #: The line plot across schemes uses these (challengeR ``methodsplot``).
-METHODSPLOT_SCHEMES: tuple[str, ...] = ("test-then-rank", "mean-then-rank", "median-then-rank", "rank-then-mean", "rank-then-median")
+METHODSPLOT_SCHEMES: tuple[str, ...] = (
+    "test-then-rank",
+    "mean-then-rank",
+    "median-then-rank",
+    "rank-then-mean",
+    "rank-then-median",
+)
 
 #: Scheme of the analysis and the bootstrap when none is chosen.
 DEFAULT_SCHEME = "mean-then-rank"

@@ -72,12 +72,16 @@ class RankingFile:
 def ranking_files(options: RankingOptions) -> list[RankingFile]:
     """Every file :func:`.pipeline.run_ranking` writes into :data:`~lesionbench.workflow.paths.RANKING_DIR`."""
     files = [
-        RankingFile("leaderboard", paths.LEADERBOARD, "leaderboard", "leaderboard", {"table": "leaderboard (MS-SEG 2016 style)"}),
+        RankingFile(
+            "leaderboard", paths.LEADERBOARD, "leaderboard", "leaderboard", {"table": "leaderboard (MS-SEG 2016 style)"}
+        ),
         RankingFile("leaderboard_md", paths.LEADERBOARD_MD),
     ]
     files += [RankingFile(name, paths.ranking_table(name), "table", name, {"table": name}) for name in ANALYSIS_TABLES]
     if options.n_bootstrap > 0:
-        files += [RankingFile(name, paths.ranking_table(name), "table", name, {"table": name}) for name in BOOTSTRAP_TABLES]
+        files += [
+            RankingFile(name, paths.ranking_table(name), "table", name, {"table": name}) for name in BOOTSTRAP_TABLES
+        ]
         files.append(RankingFile("kendall_tau", paths.ranking_table("kendall_tau")))
     files += [
         RankingFile(
@@ -103,7 +107,13 @@ def ranking_files(options: RankingOptions) -> list[RankingFile]:
             for figure in FIGURES
         ]
     files += [
-        RankingFile(figure, paths.ranking_figure(figure), "summary_figure", figure, {"metric": "all", "figure": figure.replace("_", " ")})
+        RankingFile(
+            figure,
+            paths.ranking_figure(figure),
+            "summary_figure",
+            figure,
+            {"metric": "all", "figure": figure.replace("_", " ")},
+        )
         for figure in SUMMARY_FIGURES
     ]
     return files

@@ -49,7 +49,9 @@ def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -
     }
     board = msseg_leaderboard(table, **board_kw)
     board.to_csv(out / "leaderboard.tsv", sep="\t", index=False, na_rep="NaN")
-    (out / "leaderboard.md").write_text(leaderboard_markdown(board, title=f"Leaderboard (reference {options.reference})"))
+    (out / "leaderboard.md").write_text(
+        leaderboard_markdown(board, title=f"Leaderboard (reference {options.reference})")
+    )
     rng = np.random.default_rng(options.seed)
     analysis = analyse(
         table,
@@ -84,14 +86,23 @@ def draw_figures(table: pd.DataFrame, analysis: Analysis, options: RankingOption
     for m, ranking in analysis.rankings.items():
         order = list(ranking.to_frame()["entry"])
         task = analysis.tasks[m]
-        fg.dot_boxplot(table, fig_dir / f"dot_boxplot_{m}.png", metric=m, reference=reference, palette=palette, order=order)
+        fg.dot_boxplot(
+            table, fig_dir / f"dot_boxplot_{m}.png", metric=m, reference=reference, palette=palette, order=order
+        )
         fg.podium_plot(task, fig_dir / f"podium_{m}.png", palette=palette, rng=rng)
         fg.ranking_heatmap(task, fig_dir / f"ranking_heatmap_{m}.png", order=order)
         fg.significance_map(task, analysis.significance[m], ranking.rank, fig_dir / f"significance_map_{m}.png")
-        fg.metric_vs_lesion_load(table, fig_dir / f"vs_lesion_load_{m}.png", metric=m, reference=reference, palette=palette)
+        fg.metric_vs_lesion_load(
+            table, fig_dir / f"vs_lesion_load_{m}.png", metric=m, reference=reference, palette=palette
+        )
         fg.center_heatmap(table, fig_dir / f"center_heatmap_{m}.png", metric=m, reference=reference)
         fg.methods_vs_raters(
-            table, fig_dir / f"methods_vs_raters_{m}.png", metric=m, reference=reference, palette=palette, rater_reference=rater_reference
+            table,
+            fig_dir / f"methods_vs_raters_{m}.png",
+            metric=m,
+            reference=reference,
+            palette=palette,
+            rater_reference=rater_reference,
         )
         if m in analysis.bootstraps:
             fg.bootstrap_blob_plot(analysis.bootstraps[m], fig_dir / f"bootstrap_blob_{m}.png", palette=palette)

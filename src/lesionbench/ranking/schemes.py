@@ -120,7 +120,9 @@ def _aggregate(x: np.ndarray, how: Aggregate, *, skip_nan: bool) -> np.ndarray:
     raise ConfigError(f"aggregate must be 'mean' or 'median', got {how!r}")
 
 
-def aggregate_then_rank(loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray]:
+def aggregate_then_rank(
+    loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst"
+) -> tuple[np.ndarray, np.ndarray]:
     """(aggregated loss ``(..., K)``, ranks ``(..., K)``) of a prepared loss array ``(..., K, N)``.
 
     With ``na.rm`` missing cells are skipped; with ``last`` any missing cell makes the
@@ -131,7 +133,9 @@ def aggregate_then_rank(loss: np.ndarray, aggregate: Aggregate = "mean", na_trea
     return agg, rank_min(agg, axis=-1)
 
 
-def rank_then_aggregate(loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray]:
+def rank_then_aggregate(
+    loss: np.ndarray, aggregate: Aggregate = "mean", na_treat: NaTreat = "worst"
+) -> tuple[np.ndarray, np.ndarray]:
     """(aggregated per-case ranks ``(..., K)``, final ranks ``(..., K)``).
 
     Per-case ranks over entries (axis -2) with ties min; a missing cell gets ``max+1`` under
@@ -184,7 +188,9 @@ class TaskRanking:
         return df.sort_values(["rank", "entry"], kind="stable").reset_index(drop=True)
 
 
-def rank_loss(loss: np.ndarray, scheme: Scheme, na_treat: NaTreat = "worst") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def rank_loss(
+    loss: np.ndarray, scheme: Scheme, na_treat: NaTreat = "worst"
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Run ``scheme`` on a prepared loss array ``(..., K, N)``: (score, rank, extra)."""
     if scheme.kind == "aggregate-then-rank":
         agg, ranks = aggregate_then_rank(loss, scheme.aggregate, na_treat)

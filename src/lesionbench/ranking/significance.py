@@ -135,7 +135,9 @@ def test_then_rank_loss(
 ) -> SignificanceResult:
     """Test-then-rank on a prepared loss array ``(..., K, N)`` (see module docstring)."""
     if na_treat == "last":
-        raise ConfigError("test-then-rank needs na_treat 'worst', 'na.rm' or a number (challengeR: 'Please specify na.treat')")
+        raise ConfigError(
+            "test-then-rank needs na_treat 'worst', 'na.rm' or a number (challengeR: 'Please specify na.treat')"
+        )
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
     k = loss.shape[-2]

@@ -158,19 +158,27 @@ def validate_metrics_table(df: pd.DataFrame, *, path: str | Path | None = None) 
     out["seen_center"] = _as_bool(out["seen_center"], where)
     for col in ("value", "lesion_load_ml"):
         num = pd.to_numeric(out[col], errors="coerce")
-        unparsable = (num.isna() & out[col].notna() & (out[col].astype(str).str.strip().str.lower() != "nan")).to_numpy()
+        unparsable = (
+            num.isna() & out[col].notna() & (out[col].astype(str).str.strip().str.lower() != "nan")
+        ).to_numpy()
         if unparsable.any():
             fail(unparsable, f"{col} {out[col][unparsable].iloc[0]!r} is not a number")
         out[col] = num.astype(float)
     ok = (out["status"] == "ok").to_numpy()
     not_finite = ok & ~np.isfinite(out["value"].to_numpy())
     if not_finite.any():
-        fail(not_finite, f"status 'ok' but value {out['value'][not_finite].iloc[0]} (use a non-ok status for missing results)")
+        fail(
+            not_finite,
+            f"status 'ok' but value {out['value'][not_finite].iloc[0]} (use a non-ok status for missing results)",
+        )
     out.loc[out["status"].isin(NAN_STATUSES).to_numpy(), "value"] = np.nan
     dup = out.duplicated(["case_id", "entry", "reference", "metric"], keep="first").to_numpy()
     if dup.any():
         r = int(np.flatnonzero(dup)[0])
-        fail(dup, f"duplicate row for entry {out['entry'].iloc[r]!r}, reference {out['reference'].iloc[r]!r}, metric {out['metric'].iloc[r]!r}")
+        fail(
+            dup,
+            f"duplicate row for entry {out['entry'].iloc[r]!r}, reference {out['reference'].iloc[r]!r}, metric {out['metric'].iloc[r]!r}",
+        )
     for col in ("center", "split", "seen_center"):
         n = out.groupby("case_id")[col].nunique()
         if (n > 1).any():

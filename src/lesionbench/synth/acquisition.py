@@ -108,9 +108,7 @@ def sample_on_grid(
     for start in range(0, nx, per_slab):
         stop = min(nx, start + per_slab)
         ii = np.arange(start, stop, dtype=float)
-        idx = np.stack(
-            [np.repeat(ii, ny * nz), np.tile(jj.ravel(), stop - start), np.tile(kk.ravel(), stop - start)]
-        )
+        idx = np.stack([np.repeat(ii, ny * nz), np.tile(jj.ravel(), stop - start), np.tile(kk.ravel(), stop - start)])
         subject = to_subject[:3, :3] @ idx + to_subject[:3, 3:4]
         if support is not None:
             rough = np.rint(to_template_vox[:3, :3] @ subject + to_template_vox[:3, 3:4]).astype(np.int64)

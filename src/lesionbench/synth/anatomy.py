@@ -109,7 +109,9 @@ def _resample_to_grid(volume: np.ndarray, start: np.ndarray, step: float, shape:
         volume = ndimage.gaussian_filter(volume, sigma=sigma, mode="constant")
     axes = [start[i] + step * np.arange(shape[i]) for i in range(3)]
     coords = np.meshgrid(*axes, indexing="ij")
-    return ndimage.map_coordinates(volume, coords, order=1, mode="constant", cval=0.0, prefilter=False).astype(np.float32)
+    return ndimage.map_coordinates(volume, coords, order=1, mode="constant", cval=0.0, prefilter=False).astype(
+        np.float32
+    )
 
 
 def build_template_anatomy(
@@ -297,9 +299,7 @@ def random_subject_warp(
     lo_mm = lo_mm - 20.0
     hi_mm = hi_mm + 20.0
     shape = tuple(int(np.ceil((hi_mm[i] - lo_mm[i]) / grid_mm)) + 1 for i in range(3))
-    affine = np.array(
-        [[grid_mm, 0, 0, lo_mm[0]], [0, grid_mm, 0, lo_mm[1]], [0, 0, grid_mm, lo_mm[2]], [0, 0, 0, 1.0]]
-    )
+    affine = np.array([[grid_mm, 0, 0, lo_mm[0]], [0, grid_mm, 0, lo_mm[1]], [0, 0, grid_mm, lo_mm[2]], [0, 0, 0, 1.0]])
     velocity = smooth_random_velocity(shape, grid_mm, amplitude_mm, smoothness_mm, rng)  # type: ignore[arg-type]
     if ventricle_enlargement > 0 and anatomy.ventricles.any():
         vent_idx = np.argwhere(anatomy.ventricles).mean(axis=0)

@@ -28,8 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "center, rater masks, and a truth/ folder. Deterministic for a given preset and seed."
         ),
     )
-    parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="cohort size and resolution (default: demo)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="cohort seed (default: %(default)s, the config's seed)")
+    parser.add_argument(
+        "--preset", default="demo", choices=PRESET_NAMES, help="cohort size and resolution (default: demo)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="cohort seed (default: %(default)s, the config's seed)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="output root (MS-SEG 2016 layout + truth/)")
     parser.add_argument("--raters", type=int, default=7, help="number of simulated raters (default: 7)")
     parser.add_argument("--cases", nargs="+", metavar="ID", help="only these case ids (default: all)")
@@ -75,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "n_raters": args.raters,
         "cases": [
-            {k: getattr(p, k) for k in ("case_id", "center", "scanner", "field_strength", "split", "patient", "relative_dir", "seed")}
+            {
+                k: getattr(p, k)
+                for k in ("case_id", "center", "scanner", "field_strength", "split", "patient", "relative_dir", "seed")
+            }
             for p in plans
         ],
     }

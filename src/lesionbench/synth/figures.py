@@ -103,7 +103,14 @@ def plot_cohort_overview(cases: list[tuple[CasePlan, dict[str, Path]]], out_png:
             if values is None or values.size == 0:
                 continue
             # Histogram of log10 intensity: vendors' scales differ by orders of magnitude.
-            ax.hist(np.log10(values), bins=60, density=True, histtype="step", color=_CENTER_COLORS.get(center), label=f"center {center}")
+            ax.hist(
+                np.log10(values),
+                bins=60,
+                density=True,
+                histtype="step",
+                color=_CENTER_COLORS.get(center),
+                label=f"center {center}",
+            )
         ax.set_yticks([])
         ax.set_xlabel(f"log10 raw {_LABELS[modality]} intensity")
         if col == 0:

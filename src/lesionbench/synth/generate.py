@@ -129,13 +129,17 @@ def _signal_maps(
         per_tissue[modality] = tissue_signal
         # sum() of arrays starts from 0, so its static type is "array or 0"; it is an array here.
         image = cast(np.ndarray, sum(fractions[k] * tissue_signal[k] for k in TISSUES)).astype(np.float32)
-        lesion_signal = modality_signal(modality, les_pd, les_t1, les_t2, les_t2s, protocol.flair, protocol.t1, protocol.dual_echo)
+        lesion_signal = modality_signal(
+            modality, les_pd, les_t1, les_t2, les_t2s, protocol.flair, protocol.t1, protocol.dual_echo
+        )
         image[inside] += f[inside] * lesion_signal.astype(np.float32)
         signals[modality] = image
     return signals, per_tissue
 
 
-def _lesion_contrast(lesions: list[Lesion], protocol: CenterProtocol, field: float, per_tissue: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
+def _lesion_contrast(
+    lesions: list[Lesion], protocol: CenterProtocol, field: float, per_tissue: dict[str, dict[str, float]]
+) -> dict[str, np.ndarray]:
     wm = RELAXATION[field]["wm"]
     pd_ = np.array([les.pd for les in lesions])
     t1 = wm.t1 * np.array([les.t1_factor for les in lesions])
@@ -205,12 +209,18 @@ def _series_geometry(
         if series == "t2pd":
             axcodes[series] = protocol.axcodes_2d
             voxels[series] = _voxels(
-                protocol.axcodes_2d, spec.voxel_2d_mm[0] * protocol.voxel_2d[0], spec.voxel_2d_mm[1] * protocol.voxel_2d[1], "SI"
+                protocol.axcodes_2d,
+                spec.voxel_2d_mm[0] * protocol.voxel_2d[0],
+                spec.voxel_2d_mm[1] * protocol.voxel_2d[1],
+                "SI",
             )
         else:
             axcodes[series] = protocol.axcodes_3d
             voxels[series] = _voxels(
-                protocol.axcodes_3d, spec.voxel_3d_mm * protocol.voxel_3d[0], spec.voxel_3d_mm * protocol.voxel_3d[1], "LR"
+                protocol.axcodes_3d,
+                spec.voxel_3d_mm * protocol.voxel_3d[0],
+                spec.voxel_3d_mm * protocol.voxel_3d[1],
+                "LR",
             )
         grids[series] = make_grid(axcodes[series], voxels[series], extent, fov_centre)
     return SeriesGeometry(grids=grids, poses=poses, axcodes=axcodes, voxels=voxels)
@@ -231,7 +241,9 @@ def _sample_series(
     h = anatomy.spacing_mm
     axcodes, voxels, grids, poses = geometry.axcodes, geometry.voxels, geometry.grids, geometry.poses
     blurred = {
-        m: ndimage.gaussian_filter(signals[m], sigma=psf_sigma_vox(axcodes[_SERIES_OF[m]], voxels[_SERIES_OF[m]], h), mode="constant")
+        m: ndimage.gaussian_filter(
+            signals[m], sigma=psf_sigma_vox(axcodes[_SERIES_OF[m]], voxels[_SERIES_OF[m]], h), mode="constant"
+        )
         for m in SYNTH_MODALITIES
     }
     keep = 1.0 - lesion_maps.fraction
@@ -243,7 +255,9 @@ def _sample_series(
         flair_maps, [1] * 5, anatomy.affine, grids["flair"], poses["flair"], warp.to_template, support
     )
     sampled = {"flair": sampled_flair[0]}
-    sampled["t1"] = sample_on_grid([blurred["t1"]], [1], anatomy.affine, grids["t1"], poses["t1"], warp.to_template, support)[0]
+    sampled["t1"] = sample_on_grid(
+        [blurred["t1"]], [1], anatomy.affine, grids["t1"], poses["t1"], warp.to_template, support
+    )[0]
     sampled["t2"], sampled["pd"] = sample_on_grid(
         [blurred["t2"], blurred["pd"]], [1, 1], anatomy.affine, grids["t2pd"], poses["t2pd"], warp.to_template, support
     )
@@ -462,7 +476,9 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
     if anatomy is None:
         anatomy = load_template_anatomy(spec.anatomy_mm)
     elif not np.isclose(anatomy.spacing_mm, spec.anatomy_mm):
-        raise ValueError(f"preset {preset} simulates on a {spec.anatomy_mm:g} mm anatomy, not {anatomy.spacing_mm:g} mm")
+        raise ValueError(
+            f"preset {preset} simulates on a {spec.anatomy_mm:g} mm anatomy, not {anatomy.spacing_mm:g} mm"
+        )
 
     warp, ventricle_enlargement = _subject_anatomy(plan, spec, anatomy)
     lesions, severity, lesion_maps = _subject_lesions(plan, spec, anatomy)
@@ -565,6 +581,8 @@ def write_case(case: SimulatedCase, n_raters: int, out_root: Path) -> dict[str, 
     return paths
 
 
-def generate_case(plan: CasePlan, preset: str, n_raters: int, out_root: Path, anatomy: TemplateAnatomy | None = None) -> None:
+def generate_case(
+    plan: CasePlan, preset: str, n_raters: int, out_root: Path, anatomy: TemplateAnatomy | None = None
+) -> None:
     """Simulate one case and write it under ``out_root`` (MS-SEG 2016 layout + ``truth/``)."""
     write_case(simulate_case(plan, preset, n_raters, anatomy), n_raters, Path(out_root))

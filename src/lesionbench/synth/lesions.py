@@ -101,7 +101,9 @@ def _shape(
     return ("irregular" if irregular else "ovoid"), axes, rot, ripple
 
 
-def sample_lesions(anatomy: TemplateAnatomy, model: LesionModel, rng: np.random.Generator) -> tuple[list[Lesion], float]:
+def sample_lesions(
+    anatomy: TemplateAnatomy, model: LesionModel, rng: np.random.Generator
+) -> tuple[list[Lesion], float]:
     """Draw one subject's lesions in template space; returns them and the subject severity."""
     severity = float(rng.lognormal(0.0, model.severity_sigma))
     mean = model.count_mean * severity**0.5
@@ -215,7 +217,9 @@ def render_lesions(
         rho = np.linalg.norm(local / lesion.semi_axes_mm, axis=-1)
         norm = np.linalg.norm(local, axis=-1, keepdims=True)
         direction = local / np.maximum(norm, 1e-9)
-        ripple = np.sin((direction @ lesion.ripple_dirs.T) * lesion.ripple_freq + lesion.ripple_phase) @ lesion.ripple_amp
+        ripple = (
+            np.sin((direction @ lesion.ripple_dirs.T) * lesion.ripple_freq + lesion.ripple_phase) @ lesion.ripple_amp
+        )
         radius = float(np.cbrt(np.prod(lesion.semi_axes_mm)))
         signed = (1.0 + ripple - rho) * radius
         frac = (1.0 / (1.0 + np.exp(-signed / edge))).astype(np.float32)

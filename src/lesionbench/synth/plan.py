@@ -69,8 +69,13 @@ PRESETS: dict[str, Preset] = {
     "demo": Preset(
         name="demo",
         counts=(
-            ("train", "01", 2), ("train", "07", 2), ("train", "08", 2),
-            ("test", "01", 2), ("test", "03", 2), ("test", "07", 2), ("test", "08", 2),
+            ("train", "01", 2),
+            ("train", "07", 2),
+            ("train", "08", 2),
+            ("test", "01", 2),
+            ("test", "03", 2),
+            ("test", "07", 2),
+            ("test", "08", 2),
         ),
         anatomy_mm=1.5,
         voxel_3d_mm=1.4,
@@ -82,8 +87,13 @@ PRESETS: dict[str, Preset] = {
     "msseg2016": Preset(
         name="msseg2016",
         counts=(
-            ("train", "01", 5), ("train", "07", 5), ("train", "08", 5),
-            ("test", "01", 10), ("test", "03", 8), ("test", "07", 10), ("test", "08", 10),
+            ("train", "01", 5),
+            ("train", "07", 5),
+            ("train", "08", 5),
+            ("test", "01", 10),
+            ("test", "03", 8),
+            ("test", "07", 10),
+            ("test", "08", 10),
         ),
         anatomy_mm=1.0,
         voxel_3d_mm=1.0,
@@ -165,7 +175,9 @@ def case_files(
     files: dict[str, str] = {}
     for modality in modalities:
         if modality not in SYNTH_MODALITIES:
-            raise ConfigError(f"the generator does not make modality {modality!r}; it makes {', '.join(SYNTH_MODALITIES)}")
+            raise ConfigError(
+                f"the generator does not make modality {modality!r}; it makes {', '.join(SYNTH_MODALITIES)}"
+            )
         files[modality] = f"{plan.relative_dir}/Raw_Data/{RAW_STEMS[modality]}.nii.gz"
     for rater in range(1, n_raters + 1):
         files[f"rater{rater}"] = f"{plan.relative_dir}/Masks/{RATER_STEM.format(rater=rater)}.nii.gz"

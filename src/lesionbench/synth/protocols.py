@@ -144,7 +144,9 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
         voxel_2d=(1.0, 1.0),
         axcodes_3d=("P", "I", "R"),
         axcodes_2d=("L", "P", "S"),
-        image_format=ImageFormat(dtype="int16", scaled=False, wm_level={k: 0.8 * v for k, v in _WM_LEVEL_SIEMENS.items()}),
+        image_format=ImageFormat(
+            dtype="int16", scaled=False, wm_level={k: 0.8 * v for k, v in _WM_LEVEL_SIEMENS.items()}
+        ),
         head_position_mm=(-2.0, 8.0, -35.0),
     ),
     "08": CenterProtocol(
@@ -158,7 +160,9 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
         voxel_2d=(0.95, 1.0),
         axcodes_3d=("R", "A", "S"),
         axcodes_2d=("R", "A", "S"),
-        image_format=ImageFormat(dtype="uint16", scaled=True, wm_level={"flair": 1.35, "t1": 2.1, "t2": 0.9, "pd": 2.6}),
+        image_format=ImageFormat(
+            dtype="uint16", scaled=True, wm_level={"flair": 1.35, "t1": 2.1, "t2": 0.9, "pd": 2.6}
+        ),
         head_position_mm=(0.0, 25.0, 10.0),
     ),
     "03": CenterProtocol(
@@ -172,7 +176,9 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
         voxel_2d=(1.05, 1.1),
         axcodes_3d=("A", "S", "R"),
         axcodes_2d=("R", "P", "S"),
-        image_format=ImageFormat(dtype="float32", scaled=False, wm_level={"flair": 1100.0, "t1": 1500.0, "t2": 600.0, "pd": 1800.0}),
+        image_format=ImageFormat(
+            dtype="float32", scaled=False, wm_level={"flair": 1100.0, "t1": 1500.0, "t2": 600.0, "pd": 1800.0}
+        ),
         head_position_mm=(-4.0, -30.0, 5.0),
     ),
 }

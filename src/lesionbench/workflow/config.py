@@ -201,7 +201,9 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     centers = centers_from_config(config)
     if source == "synthetic":
         synth = config.get("synthetic", {})
-        sheet = synthetic_sheet(synth.get("preset", "demo"), stage_seed(config, "synthetic"), int(synth.get("raters", 7)))
+        sheet = synthetic_sheet(
+            synth.get("preset", "demo"), stage_seed(config, "synthetic"), int(synth.get("raters", 7))
+        )
     elif source == "sheet":
         if not dataset.get("cases"):
             raise ConfigError("dataset.source is 'sheet' but dataset.cases (the path of cases.tsv) is empty")
@@ -211,12 +213,13 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
             raise ConfigError(f"dataset.source is {source!r} but dataset.root (the dataset folder) is empty")
         options: dict[str, object] = {}
         if source == "msseg2016":
-            options = {"use_preprocessed": bool(dataset.get("use_preprocessed", False)), "flat_split": dataset.get("split", "test")}
+            options = {
+                "use_preprocessed": bool(dataset.get("use_preprocessed", False)),
+                "flat_split": dataset.get("split", "test"),
+            }
             if centers:
                 options["centers"] = centers
         elif source == "msseg2":
             options = {"split": dataset.get("split", "test"), "center": dataset.get("center", "")}
         sheet = import_dataset(source, root, **options)
     return validate_case_sheet(sheet, required_modalities=required, centers=centers or None)
-
-
