@@ -45,8 +45,8 @@ def main() -> None:
     from lesionbench.io import load_volume
     from lesionbench.preprocess.bias import n4_correct
     from lesionbench.preprocess.harmonize import apply_nyul, fit_nyul, zscore
+    from lesionbench.preprocess.itk_bridge import to_ants
     from lesionbench.preprocess.pipeline import PreprocessSettings, preprocess_case
-    from lesionbench.preprocess.spatial import to_ants
     from lesionbench.synth import generate_case, plan_cohort
 
     plans = plan_cohort(args.preset, 2016, 1)[: args.cases]

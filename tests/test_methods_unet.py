@@ -10,7 +10,7 @@ import torch
 from lesionbench.errors import ConfigError, InputError
 from lesionbench.methods import unet
 from lesionbench.methods.inputs import CaseArrays
-from lesionbench.methods.model_io import read_unet_model, write_unet_model
+from lesionbench.methods.model_io.unet_model import read_unet_model, write_unet_model
 
 SMALL = dict(
     channels=(4, 8, 16), strides=(2, 2), num_res_units=0, patch_size=(16, 16, 16), batch_size=2, sw_batch_size=2

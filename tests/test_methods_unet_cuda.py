@@ -10,7 +10,7 @@ import torch
 
 from lesionbench.methods import unet
 from lesionbench.methods.inputs import CaseArrays
-from lesionbench.methods.model_io import read_unet_model, write_unet_model
+from lesionbench.methods.model_io.unet_model import read_unet_model, write_unet_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -9,9 +9,9 @@ import pytest
 
 from lesionbench.errors import MissingFileError
 from lesionbench.methods.classical import HyperintensityParams
-from lesionbench.methods.model_io import (
+from lesionbench.methods.model_io import ModelFileError
+from lesionbench.methods.model_io.sklearn_model import (
     SKLEARN_FORMAT,
-    ModelFileError,
     ThresholdModel,
     read_sklearn_model,
     write_sklearn_model,
@@ -62,7 +62,7 @@ def test_forest_model_round_trip_predicts_the_same(tmp_path):
     from sklearn.ensemble import RandomForestClassifier
 
     from lesionbench.methods.forest import ForestParams
-    from lesionbench.methods.model_io import ForestModel
+    from lesionbench.methods.model_io.sklearn_model import ForestModel
 
     x = np.random.default_rng(0).normal(size=(60, 3))
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, x[:, 0] > 0)
@@ -75,7 +75,7 @@ def test_forest_model_round_trip_predicts_the_same(tmp_path):
 
 def test_unet_checkpoint_that_is_not_ours_is_refused(tmp_path):
     torch = pytest.importorskip("torch")
-    from lesionbench.methods.model_io import read_unet_model
+    from lesionbench.methods.model_io.unet_model import read_unet_model
 
     path = tmp_path / "model.pt"
     torch.save({"state_dict": {}, "params": {}, "in_channels": 1}, path)

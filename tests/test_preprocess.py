@@ -15,19 +15,11 @@ from scipy.spatial.transform import Rotation
 
 from lesionbench.io import Volume
 from lesionbench.preprocess.bias import n4_correct
+from lesionbench.preprocess.itk_bridge import affine_of_ants, from_sitk, to_ants, to_sitk
 from lesionbench.preprocess.pipeline import MissingModalityError, PreprocessSettings, check_rigid, preprocess_case
 from lesionbench.preprocess.quality import transform_error_mm
 from lesionbench.preprocess.registration import RegistrationError, RigidResult, estimate_rigid, mni_template
-from lesionbench.preprocess.spatial import (
-    affine_of_ants,
-    from_sitk,
-    itk_affine_to_matrix,
-    reorient_canonical,
-    resample_rigid,
-    to_ants,
-    to_sitk,
-    world_points,
-)
+from lesionbench.preprocess.spatial import itk_affine_to_matrix, reorient_canonical, resample_rigid, world_points
 
 VOX = 3.0
 

@@ -47,7 +47,7 @@ def test_status_and_timing_tables(tmp_path):
 
 def test_harmonize_case_files_writes_each_named_output(tmp_path):
     from lesionbench.preprocess.harmonize import harmonize
-    from lesionbench.preprocess.jobs import harmonize_case_files
+    from lesionbench.preprocess.harmonize_jobs import harmonize_case_files
 
     flair, mask, image, brain = _brain(tmp_path)
     outputs = {("zscore", "flair"): tmp_path / "z.nii.gz", ("none", "flair"): tmp_path / "n.nii.gz"}
@@ -59,7 +59,7 @@ def test_harmonize_case_files_writes_each_named_output(tmp_path):
 
 def test_fit_nyul_files_writes_the_scale(tmp_path):
     from lesionbench.preprocess.harmonize import NyulScale
-    from lesionbench.preprocess.jobs import fit_nyul_files
+    from lesionbench.preprocess.harmonize_jobs import fit_nyul_files
 
     a, ma, _, _ = _brain(tmp_path, "a", 1)
     b, mb, _, _ = _brain(tmp_path, "b", 2)

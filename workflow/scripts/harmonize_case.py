@@ -1,10 +1,10 @@
-"""Harmonize one case's preprocessed images with every configured scheme (lesionbench.preprocess.jobs)."""
+"""Harmonize one case's preprocessed images with every configured scheme (lesionbench.preprocess.harmonize_jobs)."""
 
 from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.preprocess.jobs import harmonize_case_files
+    from lesionbench.preprocess.harmonize_jobs import harmonize_case_files
 
     p, i = smk.params, smk.input
     histmatch = "histmatch" in p.schemes

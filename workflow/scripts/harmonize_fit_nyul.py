@@ -1,10 +1,10 @@
-"""Fit the Nyul standard scale of one modality on the training split (lesionbench.preprocess.jobs)."""
+"""Fit the Nyul standard scale of one modality on the training split (lesionbench.preprocess.harmonize_jobs)."""
 
 from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.preprocess.jobs import fit_nyul_files
+    from lesionbench.preprocess.harmonize_jobs import fit_nyul_files
 
     fit_nyul_files(
         smk.wildcards.modality,

@@ -4,7 +4,7 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.preprocess.jobs import harmonization_qc_files
+    from lesionbench.preprocess.harmonize_jobs import harmonization_qc_files
 
     p = smk.params
     harmonization_qc_files(

@@ -4,7 +4,7 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.methods.jobs import infer_sklearn_case
+    from lesionbench.methods.sklearn_jobs import infer_sklearn_case
 
     infer_sklearn_case(
         smk.params.entry,

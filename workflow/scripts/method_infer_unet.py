@@ -4,7 +4,7 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.methods.jobs import infer_unet_case
+    from lesionbench.methods.unet_jobs import infer_unet_case
 
     infer_unet_case(
         smk.params.entry,

@@ -6,7 +6,7 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.methods.jobs import train_sklearn_method
+    from lesionbench.methods.sklearn_jobs import train_sklearn_method
 
     train_sklearn_method(
         smk.params.entry,

@@ -6,7 +6,7 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.methods.jobs import train_unet_method
+    from lesionbench.methods.unet_jobs import train_unet_method
 
     train_unet_method(
         smk.params.entry,

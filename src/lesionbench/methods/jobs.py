@@ -1,13 +1,13 @@
-"""One job of the methods stage, from its input files to its output files.
+"""One job of the methods stage, from its input files to its output files: the shared parts.
 
-Each function here is what one workflow rule of the methods stage does (the rule's script only
-hands it the rule's files and parameters): train a built-in method on the training split
-(:func:`train_sklearn_method`, :func:`train_unet_method`), run one on a test case
-(:func:`infer_sklearn_case`, :func:`infer_unet_case`), run a participant's command
-(:func:`run_command_case`), collect a submitted mask (:func:`collect_submission_case`), fuse an
-ensemble's members (:func:`ensemble_case`). The per-case jobs write the prediction folder of
-:mod:`.files` whatever happens, through :func:`.files.run_case` (which records or stops on a
-failure). The science is in the sibling modules; the model files are :mod:`.model_io`'s.
+Each job function is what one workflow rule of the methods stage does (the rule's script only
+hands it the rule's files and parameters). The jobs are grouped by the environment they run in:
+here the participants' and ensemble jobs (:func:`run_command_case`, :func:`collect_submission_case`,
+:func:`ensemble_case`) and what every job shares (:func:`training_cases`, :func:`predict_case`);
+:mod:`.sklearn_jobs` trains and runs the scikit-learn methods, :mod:`.unet_jobs` the U-Net. The
+per-case jobs write the prediction folder of :mod:`.files` whatever happens, through
+:func:`.files.run_case` (which records or stops on a failure). The science is in the sibling
+modules; the model files are :mod:`.model_io`'s.
 
 A training job's ``cases`` maps each training case to its files: ``flair`` (raw FLAIR, the grid
 of everything), ``images`` (the method's harmonized inputs, in its channel order),
@@ -17,25 +17,15 @@ of everything), ``images`` (the method's harmonized inputs, in its channel order
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..io import Volume, load_mask, load_volume
-from .files import MASK_FILE, load_case_arrays, read_status, run_case, write_model_record, write_prediction
+from .files import MASK_FILE, load_case_arrays, read_status, run_case, write_prediction
 from .inputs import CaseArrays
-from .model_io import (
-    ForestModel,
-    ThresholdModel,
-    read_sklearn_model,
-    read_unet_model,
-    write_sklearn_model,
-    write_unet_model,
-)
 from .registry import parse_method
 
 log = logging.getLogger(__name__)
@@ -44,106 +34,15 @@ log = logging.getLogger(__name__)
 Compute = Callable[[], tuple[np.ndarray, "np.ndarray | None", dict[str, Any]]]
 
 
-def _training_cases(cases: Mapping[str, Mapping[str, Any]], *, priors: bool) -> list[CaseArrays]:
+def training_cases(cases: Mapping[str, Mapping[str, Any]], *, priors: bool) -> list[CaseArrays]:
+    """The training cases' arrays (see the module docstring for ``cases``); ``priors``: load tissue priors."""
     return [
         load_case_arrays(case, f["flair"], f["images"], f["brain_mask"], f["priors"] if priors else None, f["label"])[0]
         for case, f in cases.items()
     ]
 
 
-def train_sklearn_method(
-    entry: Mapping[str, Any],
-    cases: Mapping[str, Mapping[str, Any]],
-    *,
-    model_path: str | Path,
-    record_dir: str | Path,
-    seed: int,
-    threads: int = 1,
-) -> None:
-    """Train a ``flair_hyperintensity`` (threshold tuning) or ``random_forest`` method.
-
-    Writes the ``model.pkl`` (:func:`.model_io.write_sklearn_model`) and the method record,
-    training curve and its plot (:func:`.files.write_model_record`) into ``record_dir``.
-    ``seed`` fixes the forest's sampling and trees (the threshold tuning draws nothing).
-    """
-    from .classical import HyperintensityParams, tune_threshold
-
-    spec = parse_method(entry)
-    start = time.perf_counter()
-    arrays = _training_cases(cases, priors=True)
-    load_seconds = time.perf_counter() - start
-    record: dict[str, Any] = {**spec.as_dict(), "training_cases": list(cases)}
-    start = time.perf_counter()
-    model: ThresholdModel | ForestModel
-    if spec.kind == "flair_hyperintensity":
-        params = HyperintensityParams.from_mapping(dict(spec.params))
-        flair_channel = spec.modalities.index("flair")
-        if spec.trains:
-            tuned = tune_threshold(arrays, flair_channel, params)
-            threshold, curve = tuned.threshold, tuned.curve
-        else:
-            threshold, curve = params.threshold, []
-        model = ThresholdModel(threshold=threshold, flair_channel=flair_channel, params=params)
-        record.update(threshold=threshold)
-        x, y, title = "threshold", "mean_dice", f"{spec.name}: threshold tuning (train Dice)"
-    else:
-        from .forest import ForestParams, feature_names, train_forest
-
-        forest_params = ForestParams.from_mapping(dict(spec.params))
-        trained = train_forest(arrays, forest_params, seed=seed, threads=threads)
-        curve = trained.curve
-        names = feature_names([i.key for i in spec.inputs], forest_params)
-        model = ForestModel(forest=trained.forest, params=forest_params, feature_names=tuple(names))
-        importance = dict(zip(names, map(float, trained.forest.feature_importances_)))
-        record.update(seed=seed, feature_importance=importance)
-        x, y, title = "n_estimators", "oob_accuracy", f"{spec.name}: out-of-bag accuracy"
-    record.update(train_seconds=round(time.perf_counter() - start, 3), load_seconds=round(load_seconds, 3))
-    write_sklearn_model(model_path, model)
-    write_model_record(record_dir, record, curve, x=x, y=y, title=title)
-
-
-def train_unet_method(
-    entry: Mapping[str, Any],
-    cases: Mapping[str, Mapping[str, Any]],
-    *,
-    model_path: str | Path,
-    record_dir: str | Path,
-    seed: int,
-    threads: int = 1,
-) -> None:
-    """Train a ``unet3d`` method; writes ``model.pt`` (:func:`.model_io.write_unet_model`) and the record."""
-    import torch
-
-    from .unet import UNetParams, resolve_device, train_unet
-
-    spec = parse_method(entry)
-    params = UNetParams.from_mapping(dict(spec.params))
-    device = resolve_device(spec.device)
-    arrays = _training_cases(cases, priors=False)
-
-    def progress(iteration: int, loss: float) -> None:
-        if iteration == 1 or iteration % 25 == 0:
-            log.info("iteration %d loss %.4f", iteration, loss)
-
-    start = time.perf_counter()
-    result = train_unet(arrays, params, seed=seed, device=device, threads=threads, progress=progress)
-    write_unet_model(model_path, result, params, [i.key for i in spec.inputs])
-    record = {
-        **spec.as_dict(),
-        "resolved_params": asdict(params),
-        "seed": seed,
-        "device_used": device,
-        "mixed_precision": device.startswith("cuda"),
-        "training_cases": list(cases),
-        "train_seconds": round(result.seconds, 3),
-        "total_seconds": round(time.perf_counter() - start, 3),
-        "torch": torch.__version__,
-    }
-    curve_title = f"{spec.name}: Dice+CE training loss"
-    write_model_record(record_dir, record, result.curve, x="iteration", y="loss", title=curve_title)
-
-
-def _predict_case(
+def predict_case(
     entry: Mapping[str, Any],
     case: str,
     output: str | Path,
@@ -159,73 +58,6 @@ def _predict_case(
     affine: dict[str, np.ndarray] = {}
     outcome = run_case(spec.name, case, compute(affine), on_failure=on_failure)
     write_prediction(output, outcome, affine.get("flair"), method=spec.name, case=case)
-
-
-def infer_sklearn_case(
-    entry: Mapping[str, Any],
-    case: str,
-    *,
-    flair: str | Path,
-    images: Sequence[str | Path],
-    brain_mask: str | Path,
-    priors: Sequence[str | Path],
-    model_path: str | Path,
-    output: str | Path,
-    threads: int = 1,
-    on_failure: str = "flag",
-) -> None:
-    """Run a trained ``flair_hyperintensity`` or ``random_forest`` method on one case."""
-    kind = parse_method(entry).kind
-
-    def compute(affine: dict[str, np.ndarray]) -> Compute:
-        def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-            arrays, flair_volume = load_case_arrays(case, flair, images, brain_mask, priors)
-            affine["flair"] = flair_volume.affine
-            model = read_sklearn_model(model_path, kind=kind)
-            if isinstance(model, ThresholdModel):
-                from .classical import segment
-
-                mask, probability = segment(arrays, model.flair_channel, model.threshold, model.params)
-                return mask, probability, {"threshold": model.threshold}
-            from .forest import predict_forest  # scikit-learn: only here
-
-            mask, probability = predict_forest(model.forest, arrays, model.params, threads=threads)
-            return mask, probability, {"threshold": model.params.threshold}
-
-        return run
-
-    _predict_case(entry, case, output, on_failure, compute)
-
-
-def infer_unet_case(
-    entry: Mapping[str, Any],
-    case: str,
-    *,
-    flair: str | Path,
-    images: Sequence[str | Path],
-    brain_mask: str | Path,
-    model_path: str | Path,
-    output: str | Path,
-    threads: int = 1,
-    on_failure: str = "flag",
-) -> None:
-    """Run a trained ``unet3d`` method on one case (sliding window, optional flip TTA)."""
-    spec = parse_method(entry)
-
-    def compute(affine: dict[str, np.ndarray]) -> Compute:
-        def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-            from .unet import predict_unet, resolve_device
-
-            device = resolve_device(spec.device)
-            arrays, flair_volume = load_case_arrays(case, flair, images, brain_mask)
-            affine["flair"] = flair_volume.affine
-            model, params = read_unet_model(model_path)
-            mask, probability = predict_unet(model, arrays, params, device=device, threads=threads)
-            return mask, probability, {"device": device, "flip_tta": params.flip_tta}
-
-        return run
-
-    _predict_case(entry, case, output, on_failure, compute)
 
 
 def run_command_case(
@@ -281,7 +113,7 @@ def run_command_case(
 
         return run
 
-    _predict_case(entry, case, folder, on_failure, compute)
+    predict_case(entry, case, folder, on_failure, compute)
 
 
 def collect_submission_case(

@@ -3,7 +3,8 @@
 Submodules (import them directly; this package imports nothing so that light consumers, e.g.
 the harmonization rules, do not pull in ANTsPy):
 
-* :mod:`~lesionbench.preprocess.spatial`: reorientation, rigid resampling, ANTs/SimpleITK bridges;
+* :mod:`~lesionbench.preprocess.spatial`: reorientation, rigid resampling, ITK transform matrices;
+* :mod:`~lesionbench.preprocess.itk_bridge`: arrays to and from ANTsPy and SimpleITK images;
 * :mod:`~lesionbench.preprocess.registration`: rigid co-registration to FLAIR, MNI template
   registration, mapping FLAIR-grid masks to template space;
 * :mod:`~lesionbench.preprocess.bias`: N4 bias-field correction, optional NL-means denoising;

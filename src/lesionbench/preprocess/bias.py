@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spatial import to_sitk
+from .itk_bridge import to_sitk
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def nlmeans_denoise(
     """
     import ants
 
-    from .spatial import to_ants
+    from .itk_bridge import to_ants
 
     img = to_ants(image, affine)
     kwargs = {}

@@ -29,7 +29,8 @@ from typing import cast
 import numpy as np
 
 from ..errors import InputError
-from .spatial import affine_of_ants, downsample, itk_affine_to_matrix, to_ants
+from .itk_bridge import affine_of_ants, downsample, to_ants
+from .spatial import itk_affine_to_matrix
 
 
 def configure_itk(threads: int, *, deterministic: bool = False, seed: int | None = None) -> None:

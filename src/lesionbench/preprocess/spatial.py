@@ -1,4 +1,4 @@
-"""Voxel grids, reorientation and the bridges to ANTsPy and SimpleITK.
+"""Voxel grids, reorientation, rigid resampling and ITK transform matrices (numpy, nibabel, scipy).
 
 Conventions (kept everywhere in :mod:`lesionbench.preprocess`):
 
@@ -11,6 +11,8 @@ Conventions (kept everywhere in :mod:`lesionbench.preprocess`):
 * ITK and ANTs work in LPS world coordinates (DICOM convention), so an affine ``A`` (RAS) is
   ``diag(-1, -1, 1, 1) @ A`` for them (ITK Software Guide, section "Image", physical space).
 
+The bridges to ANTsPy and SimpleITK images are in :mod:`.itk_bridge`.
+
 Canonical reorientation is nibabel's closest-to-RAS axis permutation/flip
 (:func:`nibabel.as_closest_canonical`): it only reorders voxels, never interpolates.
 """
@@ -18,15 +20,10 @@ Canonical reorientation is nibabel's closest-to-RAS axis permutation/flip
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
-
-if TYPE_CHECKING:  # imported lazily: ITK reads its thread count when first imported
-    import ants
-    import SimpleITK as sitk
 
 #: RAS <-> LPS flip of world coordinates (its own inverse).
 LPS_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -40,6 +37,7 @@ def reorient_canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray
 
 
 def as_float32(data: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 copy (or view) of ``data``."""
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
@@ -88,48 +86,6 @@ def resample_rigid(
     return out.astype(np.float32)
 
 
-def to_ants(data: np.ndarray, affine: np.ndarray) -> ants.ANTsImage:
-    """ANTs image of an array on a RAS affine (same index order; LPS physical space)."""
-    import ants
-
-    lps = LPS_FLIP @ np.asarray(affine, dtype=float)
-    spacing = np.linalg.norm(lps[:3, :3], axis=0)
-    direction = lps[:3, :3] / spacing
-    return ants.from_numpy(
-        np.ascontiguousarray(data, dtype=np.float32),
-        origin=tuple(float(v) for v in lps[:3, 3]),
-        spacing=tuple(float(v) for v in spacing),
-        direction=direction,
-    )
-
-
-def affine_of_ants(image: ants.ANTsImage) -> np.ndarray:
-    """RAS affine of an ANTs image."""
-    lps = np.eye(4)
-    lps[:3, :3] = np.asarray(image.direction) * np.asarray(image.spacing)[None, :]
-    lps[:3, 3] = image.origin
-    return LPS_FLIP @ lps
-
-
-def to_sitk(data: np.ndarray, affine: np.ndarray) -> sitk.Image:
-    """SimpleITK image of an array on a RAS affine; SimpleITK arrays are indexed [k, j, i]."""
-    import SimpleITK as sitk
-
-    image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(np.asarray(data), (2, 1, 0))))
-    lps = LPS_FLIP @ np.asarray(affine, dtype=float)
-    spacing = np.linalg.norm(lps[:3, :3], axis=0)
-    image.SetSpacing(tuple(float(v) for v in spacing))
-    image.SetDirection(tuple(float(v) for v in (lps[:3, :3] / spacing).ravel()))
-    image.SetOrigin(tuple(float(v) for v in lps[:3, 3]))
-    return image
-
-
-def from_sitk(image: sitk.Image) -> np.ndarray:
-    import SimpleITK as sitk
-
-    return np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0)))
-
-
 def itk_affine_to_matrix(parameters: Sequence[float], fixed_parameters: Sequence[float]) -> np.ndarray:
     """4x4 RAS world matrix of an ITK 3-D matrix-offset transform (Euler3D, Affine, ... as saved by ANTs).
 
@@ -144,19 +100,3 @@ def itk_affine_to_matrix(parameters: Sequence[float], fixed_parameters: Sequence
     lps[:3, :3] = linear
     lps[:3, 3] = translation + centre - linear @ centre
     return LPS_FLIP @ lps @ LPS_FLIP
-
-
-def downsample(image: ants.ANTsImage, work_mm: float) -> ants.ANTsImage:
-    """Anti-aliased copy of an ANTs image on a ``work_mm`` isotropic grid (unchanged if already coarser).
-
-    Gaussian pre-smoothing with the FWHM that turns each axis's voxel into ``work_mm``
-    (sigma = sqrt(w^2 - s^2) / 2.355), then linear resampling.
-    """
-    import ants
-
-    spacing = np.asarray(image.spacing, dtype=float)
-    if np.all(spacing >= work_mm * 0.95):
-        return image
-    sigma = np.sqrt(np.maximum(work_mm**2 - spacing**2, 0.0)) / 2.355
-    smoothed = ants.smooth_image(image, sigma=tuple(float(s) for s in sigma), sigma_in_physical_coordinates=True)
-    return ants.resample_image(smoothed, (work_mm, work_mm, work_mm), use_voxels=False, interp_type=0)
