@@ -59,3 +59,14 @@ def test_library_seed_default_is_the_config_default():
     assert schema["properties"]["seed"]["default"] == DEFAULT_SEED
     assert config["seed"] == DEFAULT_SEED and "seed" not in config["ranking"]
     assert RankingOptions(reference="consensus_lop-staple").seed == DEFAULT_SEED
+
+
+def test_rank_verb_defaults_to_the_workflows_reference_consensus():
+    import pandas as pd
+
+    from lesionbench.ranking.cli import _pick_reference
+
+    table = pd.DataFrame({"reference": ["loo", "consensus_majority", "consensus_local-lop-staple", "truth"]})
+    assert _pick_reference(table, None) == "consensus_local-lop-staple"
+    assert _pick_reference(table[table.reference != "consensus_local-lop-staple"], None) == "consensus_majority"
+    assert _pick_reference(table, "truth") == "truth"

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import consensus as cs
 from ..errors import ConfigError, InputError
-from .options import MAP_MODE_NAMES, METHODS, REGIONS
+from .options import DEFAULT_REFERENCE, MAP_MODE_NAMES, METHODS, REGIONS
 
 if TYPE_CHECKING:
     from ..io import LabelPolicy
@@ -130,7 +130,7 @@ def workflow_methods(section: Mapping[str, Any]) -> list[str]:
     """The fusions the workflow computes: ``methods`` plus ``reference`` when it is not listed.
     Checks the names and the options (a bad config fails when the workflow is parsed)."""
     methods = check_methods(section.get("methods", METHODS))
-    reference = str(section.get("reference", "majority"))
+    reference = str(section.get("reference", DEFAULT_REFERENCE))
     check_methods([reference])
     ConsensusOptions.from_config(section)
     return methods + ([reference] if reference not in methods else [])

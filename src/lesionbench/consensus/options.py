@@ -14,6 +14,10 @@ METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-sta
 #: Methods that run EM (and whose answer depends on the computation region).
 EM_METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-staple")
 
+#: The fusion the workflow scores methods against unless ``consensus.reference`` says otherwise
+#: (closest to the synthetic truth of the fusions measured in ``benchmarks/consensus_vs_truth.md``).
+DEFAULT_REFERENCE = "local-lop-staple"
+
 RegionKind = Literal["grid", "brain", "union"]
 #: Computation regions of a fusion (:func:`.region.fusion_region`).
 REGIONS: tuple[str, ...] = ("grid", "brain", "union")

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import DEFAULT_SEED
+from ..consensus.options import DEFAULT_REFERENCE
+from ..consensus.options import METHODS as CONSENSUS_METHODS
 from ..errors import ConfigError
 from .options import DEFAULT_LEADERBOARD_METRICS, DEFAULT_SCHEME, DEFAULT_STRATA, SCHEMES, STRATA, RankingOptions
 
@@ -23,8 +25,14 @@ if TYPE_CHECKING:
 
 SCHEME_NAMES: tuple[str, ...] = tuple(sorted(SCHEMES))
 
-#: Reference used when ``--reference`` is not given: the first of these present in the table.
-REFERENCE_PREFERENCE: tuple[str, ...] = ("consensus_lop-staple", "consensus_staple", "truth", "consensus_majority")
+#: Reference used when ``--reference`` is not given: the first of these present in the table (the
+#: workflow's default consensus, then the other fusions in the consensus stage's order, then the
+#: synthetic truth).
+REFERENCE_PREFERENCE: tuple[str, ...] = (
+    f"consensus_{DEFAULT_REFERENCE}",
+    *(f"consensus_{m}" for m in CONSENSUS_METHODS if m != DEFAULT_REFERENCE),
+    "truth",
+)
 
 
 def _na_treat(text: str) -> str | float:
