@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from .. import consensus as cs
 from ..errors import ConfigError, InputError
+from .base import ConsensusResult, check_votes
+from .fusion import fuse
+from .guard import check_consensus
 from .options import DEFAULT_REFERENCE, MAP_MODE_NAMES, METHODS, REGIONS
+from .performance import performance_table
+from .region import fusion_region
 
 if TYPE_CHECKING:
     from ..io import LabelPolicy
@@ -173,8 +177,8 @@ class CaseFusion:
     """One method's outcome on one case: the fusion, its leave-one-rater-out fusions (rater k
     left out, in rater order; empty with one rater), the rater table and the guard's flags."""
 
-    result: cs.ConsensusResult
-    loo: list[cs.ConsensusResult]
+    result: ConsensusResult
+    loo: list[ConsensusResult]
     table: pd.DataFrame
     flags: list[str] = field(default_factory=list)
 
@@ -186,7 +190,7 @@ def fuse_guarded(
     brain_mask: np.ndarray | None,
     options: ConsensusOptions,
     case: str | None,
-) -> tuple[cs.ConsensusResult, str | None]:
+) -> tuple[ConsensusResult, str | None]:
     """One fusion of ``votes`` with ``method`` in its configured region, put through the guard
     (:func:`lesionbench.consensus.check_consensus`): returns the result and the guard's message,
     None when the consensus passed. A failing consensus raises :class:`ConsensusError` (naming
@@ -194,12 +198,12 @@ def fuse_guarded(
     more than half of the raters; when none is, an empty consensus agrees with the raters and is
     only flagged (the guard's ``exempt_without_majority``). ``label`` names the fusion in messages."""
     kind = options.region_of(method)
-    region = cs.fusion_region(votes, kind, brain=brain_mask, dilation=int(options.region_dilation), case=case)
+    region = fusion_region(votes, kind, brain=brain_mask, dilation=int(options.region_dilation), case=case)
     params = method_params(method, options)
     if params.get("weights") == "uniform":
         params["weights"] = np.full(votes.shape[0], 1.0 / votes.shape[0])
-    result = cs.fuse(votes, method, mask=region, case=case, **params)
-    check = cs.check_consensus(
+    result = fuse(votes, method, mask=region, case=case, **params)
+    check = check_consensus(
         result,
         votes,
         case=case,
@@ -234,7 +238,7 @@ def fuse_case(
     case and the method (``<method> without <rater>`` for a leave-one-out fusion); ``flag``
     records the problem in :attr:`CaseFusion.flags` and in the table's ``flag`` column.
     """
-    votes = cs.check_votes(votes, case=case)
+    votes = check_votes(votes, case=case)
     names = list(names)
     if len(names) != votes.shape[0]:
         raise InputError(f"{votes.shape[0]} rater masks but {len(names)} rater names", case=case)
@@ -246,7 +250,7 @@ def fuse_case(
     for method in methods:
         result, flag = fuse_guarded(votes, method, method, brain_mask, options, case)
         flags = [flag] if flag else []
-        loo_results: list[cs.ConsensusResult] = []
+        loo_results: list[ConsensusResult] = []
         if loo and n_raters > 1:
             keep = np.arange(n_raters)
             for k, name in enumerate(names):
@@ -257,7 +261,7 @@ def fuse_case(
                 if loo_flag:
                     flags.append(loo_flag)
         region = result.region
-        table = cs.performance_table(result, names, votes, mask=region, voxel_ml=voxel_ml, loo=loo_results or None)
+        table = performance_table(result, names, votes, mask=region, voxel_ml=voxel_ml, loo=loo_results or None)
         table.insert(0, "case_id", case)
         table["region"] = options.region_of(method)
         table["flag"] = "; ".join(flags)
@@ -325,8 +329,8 @@ def truth_table(
     entry's volume (mL) and its voxel-wise sensitivity. Rater rows also carry each fusion's
     estimate of that rater's sensitivity (``estimated_sensitivity[method][k]``), so that the
     estimate's error can be summarized."""
-    votes = cs.check_votes(votes, case=case)
-    truth = cs.check_votes(np.asarray(truth)[None], case=case)[0]
+    votes = check_votes(votes, case=case)
+    truth = check_votes(np.asarray(truth)[None], case=case)[0]
     sp = tuple(float(s) for s in spacing)
     if len(sp) != 3:
         raise InputError(f"spacing must have 3 values; got {list(spacing)}", case=case)
