@@ -24,14 +24,14 @@ def schema_keys(schema: dict, prefix: str = "") -> list[str]:
 
 
 def test_readme_names_every_schema_key():
-    schema = yaml.safe_load((REPO / "config/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     readme = (REPO / "config/README.md").read_text()
     missing = [k for k in schema_keys(schema) if f"`{k}`" not in readme]
     assert not missing, f"config/README.md does not document: {missing}"
 
 
 def test_default_config_is_valid():
-    schema = yaml.safe_load((REPO / "config/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     jsonschema.validate(yaml.safe_load((REPO / "config/config.yaml").read_text()), schema)
 
 

@@ -24,7 +24,7 @@ from lesionbench.workflow.config import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((REPO / "config/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
@@ -162,7 +162,7 @@ def test_workflow_refuses_an_old_key_at_parse_time(tmp_path: Path) -> None:
         "-m",
         "snakemake",
         "-s",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(tmp_path),
         "--configfile",

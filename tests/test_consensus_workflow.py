@@ -152,7 +152,7 @@ def test_unknown_method_is_a_config_error_naming_it():
         ConsensusOptions.from_config({}, on_failure="ignore")
     with pytest.raises(ConfigError, match="regions names unknown"):
         ConsensusOptions.from_config({"regions": {"vote": "grid"}})
-    schema = yaml.safe_load((REPO / "config/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["consensus"]["methods"] = ["map-staple", "vote-of-two"]
     with pytest.raises(jsonschema.ValidationError, match="'vote-of-two'"):

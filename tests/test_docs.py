@@ -81,7 +81,7 @@ def test_every_cited_doc_page_exists() -> None:
         ROOT / "benchmarks",
         DOCS,
         ROOT / "README.md",
-        ROOT / "Snakefile",
+        ROOT / "workflow" / "Snakefile",
     ]
     missing = []
     for path in _text_files(*cited_from):

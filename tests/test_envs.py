@@ -191,7 +191,7 @@ def requirement_pins() -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("env_file", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("env_file", sorted((REPO / "workflow" / "envs").glob("*.yaml")), ids=lambda p: p.name)
 def test_env_pins_agree_with_requirements(env_file):
     pins = requirement_pins()
     for name, version in env_packages(env_file).items():

@@ -103,7 +103,7 @@ def test_workflow_refuses_an_unknown_metric_at_parse_time(tmp_path):
         "-m",
         "snakemake",
         "-s",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(tmp_path),
         "--configfile",

@@ -17,7 +17,7 @@ from lesionbench.workflow import paths
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
 RULE_FILES = sorted(p for p in RULES.glob("*.smk") if p.name != "common.smk")
-SMK_FILES = [REPO / "Snakefile", *sorted(RULES.glob("*.smk"))]
+SMK_FILES = [REPO / "workflow" / "Snakefile", *sorted(RULES.glob("*.smk"))]
 
 #: Jobs per rule of the default config's dry run (the demo), measured before the refactor that
 #: moved every helper into common.smk and every path into lesionbench.workflow.paths.
@@ -132,7 +132,7 @@ def test_default_dag_keeps_its_jobs(tmp_path: Path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path)]
         + ["--configfile", str(REPO / "config" / "config.yaml"), "-n", "--cores", "2"],
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=${1:-$REPO/.venv}
 WORK=${LB_SLURM_WORK:-/tmp/lesionbench-slurm-test}
 CLUSTER="$REPO/tests/cluster/slurm_cluster.sh"
-SMK=("$VENV/bin/python" -m snakemake -s "$REPO/Snakefile" --configfile "$REPO/config/config.yaml" "$REPO/tests/configs/tiny.yaml")
+SMK=("$VENV/bin/python" -m snakemake -s "$REPO/workflow/Snakefile" --configfile "$REPO/config/config.yaml" "$REPO/tests/configs/tiny.yaml")
 
 rm -rf "$WORK"
 mkdir -p "$WORK/local" "$WORK/slurm"

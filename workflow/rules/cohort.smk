@@ -9,7 +9,7 @@ if SYNTHETIC:
         log:
             paths.log("synthesize_anatomy"),
         conda:
-            "../../envs/synth.yaml"
+            "../envs/synth.yaml"
         threads: 1
         resources:
             mem_mb=scaled_mem(3000),
@@ -36,7 +36,7 @@ if SYNTHETIC:
         # long per-case jobs first (see preprocess_case)
         priority: 10
         conda:
-            "../../envs/synth.yaml"
+            "../envs/synth.yaml"
         threads: 1
         resources:
             mem_mb=scaled_mem(3000),
@@ -61,7 +61,7 @@ if SYNTHETIC:
         log:
             paths.log("cohort_overview"),
         conda:
-            "../../envs/synth.yaml"
+            "../envs/synth.yaml"
         threads: 1
         resources:
             mem_mb=scaled_mem(4000),
@@ -84,7 +84,7 @@ rule import_cohort:
     log:
         paths.log("import_cohort"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
@@ -104,7 +104,7 @@ rule qc_case:
     log:
         paths.log("qc_case/{case}"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
@@ -134,7 +134,7 @@ checkpoint qc_inputs:
     log:
         paths.log("qc_inputs"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
@@ -149,7 +149,7 @@ rule provenance:
     log:
         paths.log("provenance"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(500),

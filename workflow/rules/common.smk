@@ -26,7 +26,7 @@ from lesionbench.workflow.config import (
 
 # keys of earlier versions are refused naming the new key, before the schema's messages
 check_renamed_keys(config)
-validate(config, schema="../../config/schemas/config.schema.yaml")
+validate(config, schema="../schemas/config.schema.yaml")
 # metric names (ranking.leaderboard_metrics, ranking.analysis_metrics) against the one registry
 validate_config_metrics(config)
 
@@ -38,9 +38,9 @@ validate_config_metrics(config)
 # write, in the MS-SEG 2016 layout); otherwise the imported or given sheet, validated here so
 # that a bad sheet fails before any job starts.
 SHEET = cohort_from_config(config)
-validate(SHEET.cases, schema="../../config/schemas/cases.schema.yaml")
+validate(SHEET.cases, schema="../schemas/cases.schema.yaml")
 if not SHEET.raters.empty:
-    validate(SHEET.raters, schema="../../config/schemas/raters.schema.yaml")
+    validate(SHEET.raters, schema="../schemas/raters.schema.yaml")
 CASES = SHEET.case_ids
 CASE_INFO = SHEET.cases.set_index("case_id")
 TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])

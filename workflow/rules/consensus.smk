@@ -15,7 +15,7 @@ rule consensus_case:
     # STAPLE can crawl on near-empty cases: start it early
     priority: 5
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
@@ -38,7 +38,7 @@ rule consensus_validation_case:
     log:
         paths.log("consensus_validation_case/{case}"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
@@ -59,7 +59,7 @@ rule consensus_tables:
     log:
         paths.log("consensus_tables"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),

@@ -14,7 +14,7 @@ rule evaluate_case:
     benchmark:
         paths.benchmark("evaluate_case/{case}")
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
@@ -40,7 +40,7 @@ rule metrics_table:
     log:
         paths.log("metrics_table"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),

@@ -17,7 +17,7 @@ rule train_method_sklearn:
     wildcard_constraints:
         method=SKLEARN_METHODS,
     conda:
-        "../../envs/sklearn.yaml"
+        "../envs/sklearn.yaml"
     threads: method_threads
     resources:
         mem_mb=method_mem_mb,
@@ -42,7 +42,7 @@ rule train_method_unet:
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: method_threads
     resources:
         mem_mb=method_mem_mb,
@@ -68,7 +68,7 @@ rule infer_method_sklearn:
     wildcard_constraints:
         method=SKLEARN_METHODS,
     conda:
-        "../../envs/sklearn.yaml"
+        "../envs/sklearn.yaml"
     threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
@@ -92,7 +92,7 @@ rule infer_method_unet:
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
@@ -117,7 +117,7 @@ rule run_method_command:
     wildcard_constraints:
         method=COMMAND_METHODS,
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: method_threads
     resources:
         mem_mb=method_mem_mb,
@@ -140,7 +140,7 @@ rule collect_submission:
     wildcard_constraints:
         method=SUBMISSION_METHODS,
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
@@ -162,7 +162,7 @@ rule ensemble_case:
     wildcard_constraints:
         method=ENSEMBLE_METHODS,
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
@@ -188,7 +188,7 @@ rule methods_table:
     log:
         paths.log("methods_table"),
     conda:
-        "../../envs/core.yaml"
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),

@@ -17,7 +17,7 @@ if PP["denoise"]:
         benchmark:
             paths.benchmark("preprocess_denoise/{case}")
         conda:
-            "../../envs/ants.yaml"
+            "../envs/ants.yaml"
         threads: PP_THREADS
         resources:
             mem_mb=scaled_mem(4000),
@@ -45,7 +45,7 @@ rule preprocess_case:
     # the longest per-case job: run it early, so short jobs fill the end of a run
     priority: 10
     conda:
-        "../../envs/ants.yaml"
+        "../envs/ants.yaml"
     threads: PP_THREADS
     resources:
         mem_mb=scaled_mem(6000),
@@ -76,7 +76,7 @@ rule preprocess_table:
     log:
         paths.log("preprocess_table"),
     conda:
-        "../../envs/sitk.yaml"
+        "../envs/sitk.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
@@ -99,7 +99,7 @@ rule preprocess_overlays:
     log:
         paths.log("preprocess_overlays"),
     conda:
-        "../../envs/sitk.yaml"
+        "../envs/sitk.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
@@ -120,7 +120,7 @@ rule harmonize_fit_nyul:
     log:
         paths.log("harmonize_fit_nyul/{modality}"),
     conda:
-        "../../envs/sitk.yaml"
+        "../envs/sitk.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
@@ -146,7 +146,7 @@ rule harmonize_case:
     log:
         paths.log("harmonize_case/{case}"),
     conda:
-        "../../envs/sitk.yaml"
+        "../envs/sitk.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
@@ -177,7 +177,7 @@ rule harmonize_qc:
     log:
         paths.log("harmonize_qc"),
     conda:
-        "../../envs/sitk.yaml"
+        "../envs/sitk.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(4000),

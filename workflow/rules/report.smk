@@ -13,7 +13,7 @@ rule ranking:
     benchmark:
         paths.benchmark("ranking")
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(4000),
@@ -39,7 +39,7 @@ rule lesion_frequency_map:
     log:
         paths.log("lesion_frequency_map"),
     conda:
-        "../../envs/ants.yaml"
+        "../envs/ants.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),

@@ -193,7 +193,7 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
 
 
 def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
-    """The validated case sheet for a workflow config (see ``config/schemas/config.schema.yaml``)."""
+    """The validated case sheet for a workflow config (see ``workflow/schemas/config.schema.yaml``)."""
     dataset = config.get("dataset", {})
     source = dataset.get("source", "synthetic")
     root = dataset.get("root") or None
