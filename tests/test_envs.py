@@ -4,6 +4,11 @@ For every rule: it names an env file that exists; every third-party module its s
 directly or through the lesionbench modules it uses (followed transitively, imports inside
 functions included: conservative), is provided by that env; and every pin in an env file agrees
 with requirements.txt, the one pip venv that CI runs.
+
+lesionbench itself: each env's ``pip:`` section is exactly ``lesionbench==<pyproject.toml's
+version>`` (no path, so it builds wherever Snakemake copies the env file; the env's hash follows
+the version), and the package's declared dependencies are all pinned by every env, so that pip
+installs nothing besides lesionbench. tests/conda/run_sdm_conda_test.sh builds the envs for real.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -41,6 +47,10 @@ CONDA_NAME = {
 }
 #: pip distribution name (lower case) -> conda-forge package name, where they differ
 PIP_TO_CONDA = {"simpleitk": "simpleitk", "torch": "pytorch", "pyyaml": "pyyaml"}
+#: conda-only packages with no pip counterpart (the CUDA runtime pin of a GPU env)
+CONDA_ONLY = {"python", "pip", "cuda-version"}
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+ENV_FILES = sorted((REPO / "workflow" / "envs").glob("*.yaml"))
 #: modules the workflow scripts may use without an env entry (Snakemake injects `snakemake`)
 PROVIDED = {"snakemake"}
 
@@ -70,6 +80,9 @@ def rule_blocks() -> list[tuple[str, Path, str | None, str | None]]:
                 quoted = re.search(r"\"([^\"]+)\"", lines[i + 1])
                 if quoted:
                     current[key[:-1]] = quoted.group(1)
+                elif key == "conda:" and re.fullmatch(r"\w+", lines[i + 1].strip()):
+                    # a function of common.smk choosing the env (e.g. CPU or CUDA PyTorch)
+                    current["conda"] = "function:" + lines[i + 1].strip()
         if current:
             found.append((current["name"], smk, current.get("conda"), current.get("script")))
     return found
@@ -147,8 +160,9 @@ def env_packages(env_file: Path) -> dict[str, str | None]:
     packages: dict[str, str | None] = {}
     for dep in spec.get("dependencies", []):
         if isinstance(dep, str):
+            # name=version or name=version=build (a build string selects a variant, e.g. cuda*)
             name, _, version = dep.partition("=")
-            packages[name.strip().lower()] = version.strip() or None
+            packages[name.strip().lower()] = version.split("=")[0].strip() or None
     return packages
 
 
@@ -163,12 +177,29 @@ def test_rules_are_found():
 @pytest.mark.parametrize("rule, smk, conda, script", RULES, ids=[r[0] for r in RULES])
 def test_rule_env_provides_script_imports(rule, smk, conda, script):
     assert conda, f"rule {rule} ({smk.name}) has no conda: directive"
+    choices = env_choices(conda.removeprefix("function:")) if conda.startswith("function:") else [conda]
+    assert choices, f"rule {rule}: the function {conda} of common.smk names no env file"
+    for choice in choices:
+        check_env_provides_script_imports(rule, smk, choice, script)
+
+
+def env_choices(function: str) -> list[str]:
+    """The env files (quoted ``.yaml`` paths) that a conda-choosing function of common.smk returns."""
+    lines = (REPO / "workflow" / "rules" / "common.smk").read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"def {function}(")), None)
+    assert start is not None, f"no function {function} in common.smk"
+    body = []
+    for line in lines[start + 1 :]:
+        if line and not line[0].isspace():
+            break
+        body.append(line)
+    return re.findall(r"\"([^\"]+\.yaml)\"", "\n".join(body))
+
+
+def check_env_provides_script_imports(rule: str, smk: Path, conda: str, script: str | None) -> None:
     env_file = (smk.parent / conda).resolve()
     assert env_file.is_file(), f"rule {rule}: env file {env_file} does not exist"
     env = env_packages(env_file)
-    spec = yaml.safe_load(env_file.read_text())
-    pip_entries = [d for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d]
-    assert pip_entries and "-e .." in pip_entries[0]["pip"], f"{env_file.name} must install lesionbench (pip -e ..)"
     if script is None:
         return
     script_path = (smk.parent / script).resolve()
@@ -191,12 +222,57 @@ def requirement_pins() -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("env_file", sorted((REPO / "workflow" / "envs").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
 def test_env_pins_agree_with_requirements(env_file):
     pins = requirement_pins()
     for name, version in env_packages(env_file).items():
-        if name in ("python", "pip"):
+        if name in CONDA_ONLY:
             continue
         assert version, f"{env_file.name}: {name} is not pinned"
         assert name in pins, f"{env_file.name}: {name} is not in requirements.txt"
         assert version == pins[name], f"{env_file.name}: {name}={version} but requirements.txt pins {pins[name]}"
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution name of a PEP 508 requirement such as ``numpy>=2.0``."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert name, f"unreadable requirement {requirement!r}"
+    return name.group(0).lower()
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_installs_lesionbench_pinned_to_the_package_version(env_file):
+    spec = yaml.safe_load(env_file.read_text())
+    sections = [d["pip"] for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d]
+    expected = f"lesionbench=={PYPROJECT['version']}"
+    assert sections == [[expected]], (
+        f"{env_file.name}: the pip section must be exactly [{expected!r}] (no paths: Snakemake runs pip "
+        f"from the folder of its copy of the env file), got {sections}"
+    )
+    assert "pip" in env_packages(env_file), f"{env_file.name}: a pip section needs the pip package"
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_pins_every_declared_dependency(env_file):
+    """pip installing lesionbench into the env finds every dependency already there, so pulls nothing."""
+    env = env_packages(env_file)
+    declared = [requirement_name(r) for r in PYPROJECT["dependencies"]]
+    missing = [name for name in declared if PIP_TO_CONDA.get(name, name) not in env]
+    assert not missing, f"{env_file.name} does not pin {missing}, declared by pyproject.toml's dependencies"
+
+
+def test_package_version_is_one():
+    import lesionbench
+
+    assert lesionbench.__version__ == PYPROJECT["version"], "lesionbench.__version__ differs from pyproject.toml"
+
+
+def test_extras_are_pinned_by_requirements():
+    """What only some stages need is an extra; each lies in the pinned venv (requirements.txt)."""
+    pins = requirement_pins()
+    for extra, requirements in PYPROJECT["optional-dependencies"].items():
+        for requirement in requirements:
+            name = requirement_name(requirement)
+            if name == "lesionbench":
+                continue
+            assert PIP_TO_CONDA.get(name, name) in pins, f"extra {extra}: {name} is not in requirements.txt"
