@@ -93,13 +93,22 @@ def test_registry_checks_names_and_members():
         parse_methods([a, {"name": "e", "kind": "ensemble", "members": ["a", "zz"]}])
 
 
-def test_gpu_resource_follows_device():
-    unet = parse_method({"name": "u", "kind": "unet3d", "inputs": ["zscore/flair"], "device": "cuda"})
-    assert wants_gpu(unet, gpu_present=False)
-    auto = parse_method({"name": "u", "kind": "unet3d", "inputs": ["zscore/flair"]})
-    assert wants_gpu(auto, gpu_present=True) and not wants_gpu(auto, gpu_present=False)
-    cpu = parse_method({"name": "u", "kind": "unet3d", "inputs": ["zscore/flair"], "device": "cpu"})
-    assert not wants_gpu(cpu, gpu_present=True)
+def test_gpu_request_comes_from_the_config_not_the_host(monkeypatch):
+    unet = {"name": "u", "kind": "unet3d", "inputs": ["zscore/flair"]}
+    # a host that looks like a GPU machine changes nothing: only the entry decides
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert not wants_gpu(parse_method(unet))
+    assert wants_gpu(parse_method({**unet, "gpu": True}))
+    assert wants_gpu(parse_method({**unet, "device": "cuda"}))
+    assert parse_method({**unet, "gpu": True}).as_dict()["gpu"] is True
+    command = {"name": "c", "kind": "command", "inputs": ["zscore/flair"], "command": "tool {output}"}
+    assert wants_gpu(parse_method({**command, "gpu": True})) and not wants_gpu(parse_method(command))
+    with pytest.raises(ConfigError, match="gpu: true contradicts device: cpu"):
+        parse_method({**unet, "gpu": True, "device": "cpu"})
+    with pytest.raises(ConfigError, match="gpu: true is for unet3d and command methods"):
+        parse_method({"name": "r", "kind": "random_forest", "inputs": ["zscore/flair"], "gpu": True})
+    with pytest.raises(ConfigError, match="gpu must be true or false"):
+        parse_method({**unet, "gpu": "yes"})
 
 
 # ---------------------------------------------------------------------------------------------

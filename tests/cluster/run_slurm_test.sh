@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Real cluster test: run the `tiny` workflow locally and through SLURM (snakemake-executor-plugin-slurm
 # on a single-node cluster started here), and check both give the same results/metrics/metrics.tsv
-# (and leaderboard). Prints the SLURM run's wall time and job count. Needs root (apt-get, daemons).
+# (and leaderboard). Prints both wall times, their ratio (fails above LB_SLURM_MAX_RATIO, default 1.5)
+# and the number of SLURM jobs; then checks that a U-Net asking for a GPU (tests/cluster/gpu.yaml)
+# is submitted with --gpus=1 to the `gpu` partition. Needs root (apt-get, daemons).
+# Settings for this test cluster only (no accounting daemon, so squeue for status; a 2-CPU node)
+# are given here on the command line, not in profiles/slurm.
 #
 #   bash tests/cluster/run_slurm_test.sh [VENV]      (default VENV: .venv)
 set -euo pipefail
@@ -20,17 +24,19 @@ eval "$(bash "$CLUSTER" env)"
 echo "== local run"
 start=$(date +%s)
 "${SMK[@]}" --directory "$WORK/local" --cores 2 --quiet rules > "$WORK/local.log" 2>&1 || { tail -50 "$WORK/local.log"; exit 1; }
-echo "local wall time: $(( $(date +%s) - start )) s"
+local_wall=$(( $(date +%s) - start ))
+echo "local wall time: ${local_wall} s"
 
 echo "== SLURM run"
+TEST_FLAGS=(--slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2
+    --jobs 4 --cores 2 --latency-wait 10)
 start=$(date +%s)
-# the workflow profile for SLURM; no accounting daemon here, so no account and squeue for status
-"${SMK[@]}" --directory "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" \
-    --slurm-no-account --slurm-init-seconds-before-status-checks 2 --jobs 4 --latency-wait 10 \
+"${SMK[@]}" --directory "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" "${TEST_FLAGS[@]}" \
     > "$WORK/slurm.log" 2>&1 || { tail -80 "$WORK/slurm.log"; exit 1; }
 wall=$(( $(date +%s) - start ))
 jobs=$(grep -c "has been submitted with SLURM jobid" "$WORK/slurm.log" || true)
-echo "SLURM wall time: ${wall} s, jobs submitted: ${jobs}"
+ratio=$(awk -v s="$wall" -v l="$local_wall" 'BEGIN { printf "%.2f", s / l }')
+echo "SLURM wall time: ${wall} s, jobs submitted: ${jobs}, SLURM/local: ${ratio}"
 
 status=0
 for f in results/metrics/metrics.tsv results/ranking/leaderboard.tsv; do
@@ -43,4 +49,21 @@ for f in results/metrics/metrics.tsv results/ranking/leaderboard.tsv; do
     fi
 done
 [ -f "$WORK/slurm/results/metrics/metrics.tsv" ] || { echo "no metrics.tsv from the SLURM run"; status=1; }
+if awk -v r="$ratio" -v m="${LB_SLURM_MAX_RATIO:-1.5}" 'BEGIN { exit !(r > m) }'; then
+    echo "SLURM/local ${ratio} is above ${LB_SLURM_MAX_RATIO:-1.5}"; status=1
+fi
+
+echo "== GPU job on SLURM (device: auto, gpu: true; this host has no GPU)"
+case_dir=$(ls "$WORK/slurm/results/predictions/unet3d" | head -n 1)
+"${SMK[@]}" "$REPO/tests/cluster/gpu.yaml" --directory "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" \
+    "${TEST_FLAGS[@]}" --rerun-triggers mtime --forcerun infer_method_unet \
+    "results/predictions/unet3d/$case_dir" > "$WORK/gpu.log" 2>&1 || { tail -40 "$WORK/gpu.log"; status=1; }
+gpu_job=$(grep -oE "rule_infer_method_unet/[^ ]*/[0-9]+[.]log" "$WORK/gpu.log" | grep -oE "[0-9]+" | tail -n 1)
+details=$(scontrol show job "$gpu_job" 2>/dev/null || true)
+if grep -q "Partition=gpu" <<<"$details" && grep -qE "TresPerJob=gres/gpu:1|TresPerJob=gres:gpu:1" <<<"$details"; then
+    echo "GPU job $gpu_job: partition gpu, --gpus=1"
+else
+    echo "GPU job ${gpu_job:-?} not submitted with --gpus=1 to partition gpu:"; grep -E "Partition|Tres" <<<"$details" || true
+    status=1
+fi
 exit $status

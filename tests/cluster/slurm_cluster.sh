@@ -11,6 +11,7 @@
 # - no cgroups in a container: proctrack/linuxproc and task/none;
 # - GPUs are faked as GRES backed by character devices (slurmd ignores GPUs without a device
 #   file), so rules with resources gpu=1 are scheduled with --gpus and get CUDA_VISIBLE_DEVICES;
+# - a `gpu` partition (the same node) for profiles/slurm's GPU rules;
 # - no accounting daemon: Snakemake must poll with `--slurm-status-command squeue`, and finished
 #   jobs stay visible to squeue for MinJobAge seconds;
 # - the jobstep plugin drops SLURM_CONF before srun inside a job, so the client commands are
@@ -92,6 +93,7 @@ StateSaveLocation=$ROOT/state
 GresTypes=gpu
 NodeName=$HOST NodeAddr=127.0.0.1 $cpus_line RealMemory=$memory $gpu_node State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 CONF
     local tool
     for tool in sbatch srun squeue scancel scontrol sinfo sacct; do

@@ -1,6 +1,12 @@
 # The cohort: synthesize (default) or import, then input QC at the root of the DAG.
 
 
+localrules:
+    import_cohort,
+    qc_inputs,
+    provenance,
+
+
 if SYNTHETIC:
 
     rule synthesize_anatomy:
@@ -13,7 +19,7 @@ if SYNTHETIC:
         threads: 1
         resources:
             mem_mb=scaled_mem(3000),
-            runtime=5,
+            runtime=scaled_runtime(5),
         params:
             preset=SYNTHETIC_PRESET,
         script:
@@ -35,12 +41,14 @@ if SYNTHETIC:
             paths.benchmark("synthesize_case/{case_dir}")
         # long per-case jobs first (see preprocess_case)
         priority: 10
+        group:
+            GROUP_CASE_PREP
         conda:
             "../envs/synth.yaml"
         threads: 1
         resources:
             mem_mb=scaled_mem(3000),
-            runtime=10,
+            runtime=scaled_runtime(10),
         params:
             preset=SYNTHETIC_PRESET,
             seed=SYNTHETIC_SEED,
@@ -65,7 +73,7 @@ if SYNTHETIC:
         threads: 1
         resources:
             mem_mb=scaled_mem(4000),
-            runtime=10,
+            runtime=scaled_runtime(10),
         params:
             preset=SYNTHETIC_PRESET,
             seed=SYNTHETIC_SEED,
@@ -88,7 +96,7 @@ rule import_cohort:
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         config=config,
         synthetic_root=import_root,
@@ -103,12 +111,14 @@ rule qc_case:
         paths.qc_case(),
     log:
         paths.log("qc_case/{case}"),
+    group:
+        GROUP_CASE_PREP
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         files=qc_params,
         required=config["modalities"]["required"],
@@ -138,7 +148,7 @@ checkpoint qc_inputs:
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     script:
         "../scripts/qc_inputs.py"
 
@@ -153,7 +163,7 @@ rule provenance:
     threads: 1
     resources:
         mem_mb=scaled_mem(500),
-        runtime=2,
+        runtime=scaled_runtime(2),
     params:
         config=config,
         repo=workflow.basedir,

@@ -114,6 +114,25 @@ def scaled_mem(base_mb):
 # ---------------------------------------------------------------------------------------------
 
 
+def scaled_runtime(base_minutes):
+    """runtime (minutes) that grows with each retry like scaled_mem, so a job killed at its
+    time limit on a cluster is resubmitted with a longer one."""
+
+    def runtime(wildcards, attempt):
+        return int(base_minutes) * attempt
+
+    return runtime
+
+
+# Jobs of a few seconds each cost more to schedule on a cluster than to run. Rules that only
+# gather tables or draw summary figures run on the host that runs Snakemake (localrules, in the
+# rule files); the per-case rules are grouped (`group:` in the rule files), so that SLURM gets one
+# job per case and stage instead of one per rule: what runs before the methods, and what runs
+# after the models are trained. GPU rules are never grouped (their partition differs).
+GROUP_CASE_PREP = "case_prep"
+GROUP_CASE_EVAL = "case_eval"
+
+
 def case_images(wildcards):
     """Images of a case by modality (absolute paths; modalities not given are left out)."""
     images, _ = SHEET.qc_inputs(wildcards.case)
@@ -491,12 +510,14 @@ def method_mem_mb(wildcards, attempt):
     return METHOD_SPECS[wildcards.method].mem_mb * attempt
 
 
-def method_runtime(wildcards):
-    return METHOD_SPECS[wildcards.method].runtime
+def method_runtime(wildcards, attempt):
+    """The method's runtime request (minutes), growing with each retry (see scaled_runtime)."""
+    return METHOD_SPECS[wildcards.method].runtime * attempt
 
 
 def method_gpu(wildcards):
-    """1 when the method runs on a GPU (device cuda, or auto on a machine with one), else 0."""
+    """1 when the method's config asks for a GPU (gpu: true or device: cuda), else 0; never from
+    the host that parses the workflow (device: auto is resolved inside the job)."""
     return int(wants_gpu(METHOD_SPECS[wildcards.method]))
 
 
@@ -505,6 +526,13 @@ UNET_MODEL = paths.MODEL_FILE_NAMES["unet3d"]
 
 
 def training_outputs(model_name):
+def method_torch_env(wildcards):
+    """The U-Net's conda env: the CUDA build of PyTorch for a method that asks for a GPU."""
+    if wants_gpu(METHOD_SPECS[wildcards.method]):
+        return "../envs/torch-cuda.yaml"
+    return "../envs/torch.yaml"
+
+
     """Named outputs of a training rule writing ``model_name`` (patterns of {method})."""
     return {
         "model": paths.model_file(name=model_name),

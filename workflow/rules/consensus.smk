@@ -3,6 +3,10 @@
 # fusion checked by the empty-consensus guard.
 
 
+localrules:
+    consensus_tables,
+
+
 rule consensus_case:
     input:
         unpack(consensus_inputs),
@@ -14,12 +18,14 @@ rule consensus_case:
         paths.benchmark("consensus_case/{case}")
     # STAPLE can crawl on near-empty cases: start it early
     priority: 5
+    group:
+        GROUP_CASE_PREP
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
-        runtime=10,
+        runtime=scaled_runtime(10),
     params:
         fusions=CONSENSUS_METHODS,
         raters=case_rater_names,
@@ -37,12 +43,14 @@ rule consensus_validation_case:
         paths.consensus_validation_case(),
     log:
         paths.log("consensus_validation_case/{case}"),
+    group:
+        GROUP_CASE_PREP
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         raters=case_rater_names,
         fusions=CONSENSUS_METHODS,
@@ -63,6 +71,6 @@ rule consensus_tables:
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     script:
         "../scripts/consensus_tables.py"

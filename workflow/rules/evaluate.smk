@@ -4,6 +4,10 @@
 # then the long results table.
 
 
+localrules:
+    metrics_table,
+
+
 rule evaluate_case:
     input:
         unpack(evaluation_inputs),
@@ -13,12 +17,14 @@ rule evaluate_case:
         paths.log("evaluate_case/{case}"),
     benchmark:
         paths.benchmark("evaluate_case/{case}")
+    group:
+        GROUP_CASE_EVAL
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
-        runtime=15,
+        runtime=scaled_runtime(15),
     params:
         center=case_center,
         split=case_split,
@@ -44,6 +50,6 @@ rule metrics_table:
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     script:
         "../scripts/metrics_table.py"

@@ -5,6 +5,10 @@
 # Input functions are in common.smk.
 
 
+localrules:
+    methods_table,
+
+
 rule train_method_sklearn:
     input:
         training_inputs,
@@ -42,7 +46,7 @@ rule train_method_unet:
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
-        "../envs/torch.yaml"
+        method_torch_env
     threads: method_threads
     resources:
         mem_mb=method_mem_mb,
@@ -67,6 +71,8 @@ rule infer_method_sklearn:
         paths.benchmark("infer_method/{method}/{case}")
     wildcard_constraints:
         method=SKLEARN_METHODS,
+    group:
+        GROUP_CASE_EVAL
     conda:
         "../envs/sklearn.yaml"
     threads: method_inference_threads
@@ -92,7 +98,7 @@ rule infer_method_unet:
     wildcard_constraints:
         method=UNET_METHODS,
     conda:
-        "../envs/torch.yaml"
+        method_torch_env
     threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
@@ -122,6 +128,7 @@ rule run_method_command:
     resources:
         mem_mb=method_mem_mb,
         runtime=method_runtime,
+        gpu=method_gpu,
     params:
         entry=method_entry,
         modalities=command_modalities,
@@ -139,12 +146,14 @@ rule collect_submission:
         paths.log("infer_method/{method}/{case}"),
     wildcard_constraints:
         method=SUBMISSION_METHODS,
+    group:
+        GROUP_CASE_EVAL
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         entry=method_entry,
         on_failure=METHODS_ON_FAILURE,
@@ -161,12 +170,14 @@ rule ensemble_case:
         paths.log("infer_method/{method}/{case}"),
     wildcard_constraints:
         method=ENSEMBLE_METHODS,
+    group:
+        GROUP_CASE_EVAL
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=10,
+        runtime=scaled_runtime(10),
     params:
         entry=method_entry,
         members=ensemble_members,
@@ -192,6 +203,6 @@ rule methods_table:
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     script:
         "../scripts/method_table.py"

@@ -5,6 +5,11 @@
 # only, and QC tables and figures for the report. Input functions are in common.smk.
 
 
+localrules:
+    preprocess_table,
+    preprocess_overlays,
+
+
 if PP["denoise"]:
 
     rule preprocess_denoise:
@@ -16,12 +21,14 @@ if PP["denoise"]:
             paths.log("preprocess_denoise/{case}"),
         benchmark:
             paths.benchmark("preprocess_denoise/{case}")
+        group:
+            GROUP_CASE_PREP
         conda:
             "../envs/ants.yaml"
         threads: PP_THREADS
         resources:
             mem_mb=scaled_mem(4000),
-            runtime=30,
+            runtime=scaled_runtime(30),
         params:
             modalities=PP_MODALITIES,
             patch_radius=PP["denoise_patch_radius"],
@@ -44,12 +51,14 @@ rule preprocess_case:
         paths.benchmark("preprocess_case/{case}")
     # the longest per-case job: run it early, so short jobs fill the end of a run
     priority: 10
+    group:
+        GROUP_CASE_PREP
     conda:
         "../envs/ants.yaml"
     threads: PP_THREADS
     resources:
         mem_mb=scaled_mem(6000),
-        runtime=20,
+        runtime=scaled_runtime(20),
     params:
         modalities=PP_MODALITIES,
         settings=PP,
@@ -80,7 +89,7 @@ rule preprocess_table:
     threads: 1
     resources:
         mem_mb=scaled_mem(1000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     script:
         "../scripts/preprocess_table.py"
 
@@ -103,7 +112,7 @@ rule preprocess_overlays:
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         cases=analysis_case_list,
         second=OVERLAY_SECOND,
@@ -124,7 +133,7 @@ rule harmonize_fit_nyul:
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         cases=nyul_train_cases,
         nyul={
@@ -150,7 +159,7 @@ rule harmonize_case:
     threads: 1
     resources:
         mem_mb=scaled_mem(2000),
-        runtime=5,
+        runtime=scaled_runtime(5),
     params:
         schemes=HZ_SCHEMES,
         modalities=HZ_MODALITIES,
@@ -181,7 +190,7 @@ rule harmonize_qc:
     threads: 1
     resources:
         mem_mb=scaled_mem(4000),
-        runtime=10,
+        runtime=scaled_runtime(10),
     params:
         cases=analysis_case_list,
         centers=analysis_case_centers,

@@ -3,6 +3,10 @@
 # The ranking job's options and files come from lesionbench.ranking.outputs (via common.smk).
 
 
+localrules:
+    lesion_frequency_map,
+
+
 rule ranking:
     input:
         paths.METRICS_TABLE,
@@ -17,7 +21,7 @@ rule ranking:
     threads: 1
     resources:
         mem_mb=scaled_mem(4000),
-        runtime=20,
+        runtime=scaled_runtime(20),
     params:
         options=ranking_params(),
     script:
@@ -43,7 +47,7 @@ rule lesion_frequency_map:
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
-        runtime=10,
+        runtime=scaled_runtime(10),
     params:
         cases=analysis_case_list,
         title="Reference consensus in MNI space",

@@ -17,11 +17,9 @@ Kinds:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from ..cohort.layout import MODALITIES
@@ -32,6 +30,8 @@ from ..workflow import paths
 BUILTIN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest", "unet3d")
 KINDS: tuple[str, ...] = (*BUILTIN_KINDS, "ensemble", "command", "submission")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+#: Kinds whose jobs may ask the scheduler for a GPU (``gpu: true`` or ``device: cuda``).
+GPU_KINDS: tuple[str, ...] = ("unet3d", "command")
 FUSIONS: tuple[str, ...] = ("majority", "staple")
 #: Tissue priors the classical and forest methods read, in channel order
 #: (``prior_<name>`` of :func:`lesionbench.workflow.paths.preprocessed`).
@@ -66,6 +66,7 @@ class MethodSpec:
     inputs: tuple[ImageInput, ...] = ()
     trains: bool = False
     device: Device = "auto"
+    gpu: bool = False
     threads: int = 1
     inference_threads: int = 1
     mem_mb: int = 2000
@@ -94,6 +95,7 @@ class MethodSpec:
             "inputs": [i.key for i in self.inputs],
             "trains": self.trains,
             "device": self.device,
+            "gpu": self.gpu,
             "threads": self.threads,
             "inference_threads": self.inference_threads,
             "params": dict(self.params),
@@ -105,6 +107,22 @@ class MethodSpec:
 
 def _fail(name: str, problem: str) -> ConfigError:
     return ConfigError(f"methods entry {name!r}: {problem}")
+
+
+def _parse_gpu(entry: Mapping[str, Any], name: str, kind: str, device: str) -> bool:
+    """Whether the method's jobs request a GPU: ``gpu: true``, or ``device: cuda`` (which implies it).
+
+    Decided from the config alone, never from the machine that parses the workflow: on a cluster
+    that is a submit host without a GPU, while the job runs on a GPU node.
+    """
+    gpu = entry.get("gpu", False)
+    if not isinstance(gpu, bool):
+        raise _fail(name, f"gpu must be true or false, not {gpu!r}")
+    if gpu and kind not in GPU_KINDS:
+        raise _fail(name, f"gpu: true is for {' and '.join(GPU_KINDS)} methods; {kind} runs on the CPU")
+    if gpu and device == "cpu":
+        raise _fail(name, "gpu: true contradicts device: cpu (use device: auto or cuda)")
+    return gpu or (kind == "unet3d" and device == "cuda")
 
 
 def parse_input(text: str, name: str = "?") -> ImageInput:
@@ -138,6 +156,7 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
     device = str(entry.get("device", "auto"))
     if device not in DEVICES:
         raise _fail(name, f"device {device!r} is not one of {', '.join(DEVICES)}")
+    gpu = _parse_gpu(entry, name, kind, device)
     resources = entry.get("resources", {}) or {}
     trains = bool(entry.get("trains", kind in BUILTIN_KINDS))
     if kind in ("random_forest", "unet3d") and not trains:
@@ -150,6 +169,7 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         inputs=inputs,
         trains=trains,
         device=device,  # type: ignore[arg-type]
+        gpu=gpu,
         threads=int(entry.get("threads", 1)),
         inference_threads=int(entry.get("inference_threads", 1)),
         mem_mb=int(resources.get("mem_mb", 2000)),
@@ -208,24 +228,10 @@ def parse_methods(entries: Sequence[Mapping[str, Any]]) -> list[MethodSpec]:
     return specs
 
 
-def gpu_visible() -> bool:
-    """A cheap guess, without importing torch, of whether this machine has an NVIDIA GPU.
+def wants_gpu(spec: MethodSpec) -> bool:
+    """Whether the method's jobs declare the Snakemake resource ``gpu=1`` (from the config only).
 
-    Used at workflow parse time to decide whether ``device: auto`` rules request ``gpu=1``; the
-    job itself decides with ``torch.cuda.is_available()``. On a cluster whose submit host has no
-    GPU, set ``device: cuda`` explicitly.
+    ``device: auto`` is resolved inside the job (:func:`lesionbench.methods.unet.resolve_device`),
+    on the node the job runs on; whether the job asks the scheduler for a GPU is ``spec.gpu``.
     """
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    return Path("/proc/driver/nvidia/gpus").is_dir() or Path("/dev/nvidia0").exists()
-
-
-def wants_gpu(spec: MethodSpec, gpu_present: bool | None = None) -> bool:
-    """Whether the method's jobs should declare the Snakemake resource ``gpu=1``."""
-    if spec.kind != "unet3d":
-        return False
-    if spec.device == "cuda":
-        return True
-    if spec.device == "cpu":
-        return False
-    return gpu_visible() if gpu_present is None else gpu_present
+    return spec.gpu

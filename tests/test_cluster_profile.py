@@ -1,0 +1,62 @@
+"""GPU requests follow the config, not the host that runs Snakemake, and the SLURM profile maps
+them to a GPU partition. The real submission (--gpus=1 on partition gpu) is checked by
+tests/cluster/run_slurm_test.sh on a single-node SLURM cluster."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
+UNET_RULES = ("train_method_unet", "infer_method_unet")
+
+
+def dry_run_resources(tmp_path: Path, *configs: str) -> dict[str, set[str]]:
+    """The resources line of every U-Net job in a dry run, on a host that shows no GPU."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    files = [str(REPO / "config" / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]
+    files += [str(REPO / c) for c in configs]
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "workflow" / "Snakefile")]
+    cmd += ["--directory", str(tmp_path), "--cores", "1", "--configfile", *files]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    found: dict[str, set[str]] = {rule: set() for rule in UNET_RULES}
+    for block in re.split(r"\n(?=\[)", out):
+        rule = re.search(r"rule (\w+):", block)
+        resources = re.search(r"resources: (.*)", block)
+        if rule and resources and rule.group(1) in found:
+            found[rule.group(1)].add(resources.group(1))
+    return found
+
+
+@pytest.mark.slow
+def test_unet_rules_request_a_gpu_when_the_config_asks(tmp_path):
+    asked = dry_run_resources(tmp_path / "gpu", "tests/cluster/gpu.yaml")
+    plain = dry_run_resources(tmp_path / "cpu")
+    for rule in UNET_RULES:
+        assert asked[rule] and all("gpu=1" in r.split(", ") for r in asked[rule]), asked
+        assert plain[rule] and all("gpu=0" in r.split(", ") for r in plain[rule]), plain
+
+
+def test_gpu_config_asks_with_device_auto():
+    methods = yaml.safe_load((REPO / "tests" / "cluster" / "gpu.yaml").read_text())["methods"]
+    unet = next(m for m in methods if m["kind"] == "unet3d")
+    assert unet["device"] == "auto" and unet["gpu"] is True
+
+
+def test_slurm_profile_maps_gpu_rules_and_keeps_test_settings_out():
+    profile = yaml.safe_load(PROFILE.read_text())
+    for rule in UNET_RULES:
+        assert profile["set-resources"][rule]["slurm_partition"] == "gpu"
+        assert profile["set-resources"][rule]["cpus_per_gpu"] >= 1
+    # the time limit grows with each retry, like the memory
+    assert "attempt" in profile["default-resources"]["runtime"]
+    assert "attempt" in profile["default-resources"]["mem_mb"]
+    # settings of the test cluster (no accounting daemon) live in tests/cluster/, not here
+    assert not any(key.startswith("slurm-status") or key.startswith("slurm-init") for key in profile)
