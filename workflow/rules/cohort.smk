@@ -166,6 +166,6 @@ rule provenance:
         runtime=scaled_runtime(2),
     params:
         config=config,
-        repo=workflow.basedir,
+        repo=WORKFLOW_SOURCE,
     script:
         "../scripts/provenance.py"

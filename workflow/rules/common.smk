@@ -24,6 +24,11 @@ from lesionbench.workflow.config import (
     stage_seed,
 )
 
+# This workflow's own source folder (workflow/rules). workflow.basedir is the folder of the
+# top-level Snakefile, which is the deploying workflow's when lesionbench is used as a module;
+# provenance records the git state of this one.
+WORKFLOW_SOURCE = workflow.current_basedir.get_path_or_uri(secret_free=True)
+
 # keys of earlier versions are refused naming the new key, before the schema's messages
 check_renamed_keys(config)
 validate(config, schema="../schemas/config.schema.yaml")
