@@ -59,4 +59,4 @@ def test_slurm_profile_maps_gpu_rules_and_keeps_test_settings_out():
     assert "attempt" in profile["default-resources"]["runtime"]
     assert "attempt" in profile["default-resources"]["mem_mb"]
     # settings of the test cluster (no accounting daemon) live in tests/cluster/, not here
-    assert not any(key.startswith("slurm-status") or key.startswith("slurm-init") for key in profile)
+    assert not any(key.startswith(("slurm-status", "slurm-init")) for key in profile)
