@@ -114,11 +114,6 @@ def scaled_mem(base_mb):
     return mem_mb
 
 
-# ---------------------------------------------------------------------------------------------
-# Cohort and input QC
-# ---------------------------------------------------------------------------------------------
-
-
 def scaled_runtime(base_minutes):
     """runtime (minutes) that grows with each retry like scaled_mem, so a job killed at its
     time limit on a cluster is resubmitted with a longer one."""
@@ -130,12 +125,17 @@ def scaled_runtime(base_minutes):
 
 
 # Jobs of a few seconds each cost more to schedule on a cluster than to run. Rules that only
-# gather tables or draw summary figures run on the host that runs Snakemake (localrules, in the
-# rule files); the per-case rules are grouped (`group:` in the rule files), so that SLURM gets one
+# gather tables or draw summary figures run on the host that runs Snakemake (the localrules
+# lists of the rule files). The per-case rules name one of these groups, so that SLURM gets one
 # job per case and stage instead of one per rule: what runs before the methods, and what runs
 # after the models are trained. GPU rules are never grouped (their partition differs).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohort and input QC
+# ---------------------------------------------------------------------------------------------
 
 
 def case_images(wildcards):
@@ -526,11 +526,6 @@ def method_gpu(wildcards):
     return int(wants_gpu(METHOD_SPECS[wildcards.method]))
 
 
-SKLEARN_MODEL = paths.MODEL_FILE_NAMES["random_forest"]
-UNET_MODEL = paths.MODEL_FILE_NAMES["unet3d"]
-
-
-def training_outputs(model_name):
 def method_torch_env(wildcards):
     """The U-Net's conda env: the CUDA build of PyTorch for a method that asks for a GPU."""
     if wants_gpu(METHOD_SPECS[wildcards.method]):
@@ -538,6 +533,11 @@ def method_torch_env(wildcards):
     return "../envs/torch.yaml"
 
 
+SKLEARN_MODEL = paths.MODEL_FILE_NAMES["random_forest"]
+UNET_MODEL = paths.MODEL_FILE_NAMES["unet3d"]
+
+
+def training_outputs(model_name):
     """Named outputs of a training rule writing ``model_name`` (patterns of {method})."""
     return {
         "model": paths.model_file(name=model_name),
