@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,8 @@ main()
 GIT = ["git", "-c", "user.name=lesionbench-test", "-c", "user.email=test@localhost", "-c", "commit.gpgsign=false"]
 
 
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
+def _run(cmd: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")} | (extra_env or {})
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
@@ -123,11 +124,38 @@ def test_deployed_workflow_dry_runs_and_records_its_source(deployed: tuple[Path,
     source, dest, commit = deployed
     _point_module_at(dest, source)
 
-    dry = _run([sys.executable, "-c", SNAKEMAKE_WITHOUT, "-n", "--cores", "1"], dest)
+    # with --sdm conda (the conda stand-in of tests/conda on PATH; nothing is built in a dry run)
+    # the rules' envs are the module's env files
+    conda_prefix = dest / "conda-envs"
+    standin = {
+        "PATH": f"{source / 'tests' / 'conda' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "STANDIN_CONDA_PYTHON": sys.executable,
+    }
+    dry = _run(
+        [
+            sys.executable,
+            "-c",
+            SNAKEMAKE_WITHOUT,
+            "-n",
+            "--cores",
+            "1",
+            "--sdm",
+            "conda",
+            "--conda-prefix",
+            str(conda_prefix),
+        ],
+        dest,
+        standin,
+    )
     # the job stats are printed before and after the job list
     totals = {line.split()[1] for line in dry.stdout.splitlines() if line.startswith("total ")}
     assert totals == {str(DEFAULT_JOBS)}, dry.stdout[-2000:]
     assert "profiles/default" in dry.stdout + dry.stderr  # the deployed workstation profile is used
+    named = re.findall(r"Conda environment (\S+) will be created", dry.stdout + dry.stderr)
+    envs = {(dest / name).resolve() for name in named}
+    assert (source / "workflow" / "envs" / "core.yaml").resolve() in envs, named
+    assert {env.parent for env in envs} == {(source / "workflow" / "envs").resolve()}, named
+    assert not conda_prefix.exists() or not any(conda_prefix.iterdir())
 
     # provenance records the git state of the module's source, not of the deploying folder
     _run([*SNAKEMAKE, "--cores", "1", "results/provenance.json"], dest)
