@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lesionbench-installed
 CORES ?= 2
 
-.PHONY: setup demo test lint dryrun report clean
+.PHONY: setup demo test lint dryrun report wheel clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ dryrun: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+
+# lesionbench as a wheel in dist/, for the workflow's conda envs (`lesionbench==<version>`) where
+# it is not on PyPI: PIP_FIND_LINKS=$PWD/dist snakemake --sdm conda ... (README: Conda and clusters)
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 clean:
 	rm -rf results logs benchmarks/results .snakemake
