@@ -8,7 +8,8 @@ It implements the sub-commands that Snakemake 9's conda deployment (``--sdm cond
 - ``conda env create --file F --prefix P``: builds the env as a Python venv. The conda packages
   of F become their PyPI equivalents (``CONDA_TO_PIP``; ``name=version`` becomes
   ``name==version``), installed with pip's normal configuration, which plays the channel
-  (``STANDIN_CONDA_CHANNEL``, if set, replaces ``PIP_FIND_LINKS`` for this step). Then the
+  (``STANDIN_CONDA_CHANNEL``, if set, replaces ``PIP_FIND_LINKS`` for this step;
+  ``STANDIN_CONDA_CONSTRAINTS``, if set, a pip constraints file, plays a lock file). Then the
   ``pip:`` section is installed the way conda's pip installer does it: written to a requirements
   file in F's folder and run as ``python -m pip install -U -r <file>`` with F's folder as the
   working directory; here additionally with ``--no-index``, no pip configuration file and only
@@ -126,8 +127,10 @@ def env_create(env_file: Path, prefix: Path) -> None:
     channel_env = dict(os.environ)
     if "STANDIN_CONDA_CHANNEL" in os.environ:
         channel_env["PIP_FIND_LINKS"] = os.environ["STANDIN_CONDA_CHANNEL"]
+    constraints = os.environ.get("STANDIN_CONDA_CONSTRAINTS")
     if packages:
-        run([py, "-m", "pip", "install", "--quiet", *packages], env=channel_env)
+        extra = ["-c", constraints] if constraints else []
+        run([py, "-m", "pip", "install", "--quiet", *packages, *extra], env=channel_env)
     for section in pip_sections:
         if not section:
             continue
