@@ -54,10 +54,13 @@ if awk -v r="$ratio" -v m="${LB_SLURM_MAX_RATIO:-1.5}" 'BEGIN { exit !(r > m) }'
 fi
 
 echo "== GPU job on SLURM (device: auto, gpu: true; this host has no GPU)"
-case_dir=$(ls "$WORK/slurm/results/predictions/unet3d" | head -n 1)
-"${SMK[@]}" "$REPO/tests/cluster/gpu.yaml" --directory "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" \
-    "${TEST_FLAGS[@]}" --rerun-triggers mtime --forcerun infer_method_unet \
-    "results/predictions/unet3d/$case_dir" > "$WORK/gpu.log" 2>&1 || { tail -40 "$WORK/gpu.log"; status=1; }
+case_dir=$(ls "$WORK/slurm/results/predictions/random_forest" | head -n 1)
+# the profile asks for 4 CPUs per GPU; this node has 2 (a command-line --set-resources replaces
+# the profile's, so the partition is repeated; tests/test_cluster_profile.py checks the profile's)
+"${SMK[@]}" "$REPO/tests/cluster/gpu.yaml" --directory "$WORK/slurm" "results/predictions/unet3d/$case_dir" \
+    --workflow-profile "$REPO/profiles/slurm" "${TEST_FLAGS[@]}" --rerun-triggers mtime --forcerun infer_method_unet \
+    --set-resources infer_method_unet:slurm_partition=gpu infer_method_unet:cpus_per_gpu=1 \
+    > "$WORK/gpu.log" 2>&1 || { tail -40 "$WORK/gpu.log"; status=1; }
 gpu_job=$(grep -oE "rule_infer_method_unet/[^ ]*/[0-9]+[.]log" "$WORK/gpu.log" | grep -oE "[0-9]+" | tail -n 1)
 details=$(scontrol show job "$gpu_job" 2>/dev/null || true)
 if grep -q "Partition=gpu" <<<"$details" && grep -qE "TresPerJob=gres/gpu:1|TresPerJob=gres:gpu:1" <<<"$details"; then
