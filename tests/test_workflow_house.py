@@ -51,8 +51,8 @@ DEFAULT_JOBS: dict[str, int] = {
     "train_method_unet": 1,
 }
 
-# A top-level line of a rule file: a rule, a checkpoint, an `if` around rules, or an include.
-_RULE_FILE_LINE = re.compile(r"^(rule \w+:|checkpoint \w+:|if .+:|include: .+)$")
+# A top-level line of a rule file: a rule, a checkpoint, `localrules:`, an `if` around rules, or an include.
+_RULE_FILE_LINE = re.compile(r"^(rule \w+:|checkpoint \w+:|localrules:|if .+:|include: .+)$")
 
 
 def test_rule_files_hold_only_rules():
@@ -140,5 +140,5 @@ def test_default_dag_keeps_its_jobs(tmp_path: Path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    jobs = Counter(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout, re.M))
+    jobs = Counter(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout, re.M))
     assert dict(jobs) == DEFAULT_JOBS
