@@ -53,7 +53,7 @@ def test_library_seed_default_is_the_config_default():
     from lesionbench import DEFAULT_SEED
 
     root = Path(__file__).resolve().parents[1]
-    schema = yaml.safe_load((root / "config" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
     assert DEFAULT_SEED == 2016
     assert schema["properties"]["seed"]["default"] == DEFAULT_SEED
