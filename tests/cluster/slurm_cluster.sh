@@ -111,7 +111,9 @@ start() {
         runuser -u munge -- /usr/sbin/munged --key-file="$ROOT/munge/key" --socket="$SOCKET" \
             --pid-file="$ROOT/run/munged.pid" --log-file="$ROOT/munge/munged.log" --seed-file="$ROOT/munge/seed"
     fi
-    running "$ROOT/run/slurmctld.pid" || /usr/sbin/slurmctld -f "$CONF" -i
+    # -c: start with no jobs left over from an earlier, interrupted test (their allocations would
+    # hold the node's CPUs and skew the wall times this cluster is used to measure)
+    running "$ROOT/run/slurmctld.pid" || /usr/sbin/slurmctld -f "$CONF" -c -i
     local n
     for n in $(seq 30); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 1; done
     running "$ROOT/run/slurmd.pid" || /usr/sbin/slurmd -f "$CONF" -N "$HOST"
