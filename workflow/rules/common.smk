@@ -359,32 +359,38 @@ def harmonized_outputs():
     }
 
 
-def harmonization_qc_inputs(wildcards):
-    """Every file the harmonization QC reads, per analysis case: FLAIR, brain mask, WM prior,
-    the harmonized modalities before and after each scheme."""
-    cases = analysis_cases()
+def harmonization_qc_case_files(wildcards=None):
+    """Per analysis case, every file the harmonization QC reads: FLAIR, brain mask, WM prior, and
+    each harmonized modality before (``before``: preprocessed) and after each scheme. The rule's
+    inputs and its script's files are both this one mapping."""
     return {
-        "flair": [paths.preprocessed(case, "flair") for case in cases],
-        "brain": [paths.preprocessed(case, "brain_mask") for case in cases],
-        "priors": [paths.preprocessed(case, "prior_wm") for case in cases],
-        "pre": [paths.preprocessed(case, m) for case in cases for m in HZ_MODALITIES],
-        "harmonized": [
-            paths.harmonized(scheme, case, m)
-            for scheme in HZ_SCHEMES
-            for case in cases
-            for m in HZ_MODALITIES
-        ],
+        case: {
+            "flair": paths.preprocessed(case, "flair"),
+            "brain_mask": paths.preprocessed(case, "brain_mask"),
+            "prior_wm": paths.preprocessed(case, "prior_wm"),
+            "images": {
+                "before": {m: paths.preprocessed(case, m) for m in HZ_MODALITIES},
+                **{
+                    scheme: {
+                        m: paths.harmonized(scheme, case, m) for m in HZ_MODALITIES
+                    }
+                    for scheme in HZ_SCHEMES
+                },
+            },
+        }
+        for case in analysis_cases()
     }
 
 
-def preprocessed_pattern(wildcards):
-    """The folder of a case's preprocessed images, as a pattern of {case} (for a script)."""
-    return paths.preprocessed_dir()
-
-
-def harmonized_pattern(wildcards):
-    """A harmonized image, as a pattern of {scheme}, {case}, {modality} (for a script)."""
-    return paths.harmonized()
+def harmonization_qc_inputs(wildcards):
+    """Every file of harmonization_qc_case_files, as the rule's inputs."""
+    inputs = []
+    for files in harmonization_qc_case_files().values():
+        inputs += [files["flair"], files["brain_mask"], files["prior_wm"]]
+        inputs += [
+            path for images in files["images"].values() for path in images.values()
+        ]
+    return inputs
 
 
 # ---------------------------------------------------------------------------------------------

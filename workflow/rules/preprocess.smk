@@ -171,7 +171,7 @@ rule harmonize_case:
 
 rule harmonize_qc:
     input:
-        unpack(harmonization_qc_inputs),
+        harmonization_qc_inputs,
     output:
         table=report(
             paths.HARMONIZATION_QC,
@@ -196,8 +196,7 @@ rule harmonize_qc:
         centers=analysis_case_centers,
         modalities=HZ_MODALITIES,
         schemes=HZ_SCHEMES,
-        preprocessed=preprocessed_pattern,
-        harmonized=harmonized_pattern,
+        files=harmonization_qc_case_files,
         wm_threshold=HZ["qc_wm_threshold"],
         max_voxels=HZ["qc_max_voxels"],
         seed=stage_seed(config, "harmonization"),

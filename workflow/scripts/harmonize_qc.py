@@ -9,8 +9,7 @@ def main(smk):
     p = smk.params
     harmonization_qc_files(
         p.centers,
-        preprocessed=p.preprocessed,
-        harmonized=p.harmonized,
+        files=p.files,
         modalities=p.modalities,
         schemes=p.schemes,
         wm_threshold=p.wm_threshold,

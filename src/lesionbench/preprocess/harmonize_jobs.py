@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,8 +94,7 @@ def harmonize_case_files(
 def harmonization_qc_files(
     centers: Mapping[str, str],
     *,
-    preprocessed: str,
-    harmonized: str,
+    files: Mapping[str, Mapping[str, Any]],
     modalities: Sequence[str],
     schemes: Sequence[str],
     wm_threshold: float,
@@ -105,10 +105,9 @@ def harmonization_qc_files(
 ) -> pd.DataFrame:
     """Between-center 1-Wasserstein distance of NAWM intensities before and after each scheme.
 
-    ``centers`` maps each case to its center. ``preprocessed`` is the pattern of a case's
-    preprocessed folder (``{case}``: its ``flair``, ``brain_mask``, ``prior_wm`` and modality
-    images) and ``harmonized`` that of a harmonized image (``{scheme}``, ``{case}``,
-    ``{modality}``). Per case, at most ``max_voxels`` NAWM voxels are drawn (a fresh generator
+    ``centers`` maps each case to its center; ``files[case]`` names the case's ``flair``,
+    ``brain_mask`` and ``prior_wm`` files and, under ``images[space][modality]``, each modality
+    before harmonization (space ``before``) and after each scheme (space = the scheme). Per case, at most ``max_voxels`` NAWM voxels are drawn (a fresh generator
     seeded with ``seed``), the same voxels in every intensity space so the schemes are compared on
     equal terms. Writes :func:`.quality.harmonization_table` to ``table_path`` and the
     distributions' figure to ``figure_path``.
@@ -119,18 +118,16 @@ def harmonization_qc_files(
     samples: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (space, modality) -> {case: values}
     scales: dict[tuple[str, str], dict[str, float]] = {}  # (space, modality) -> {case: brain SD}
     for case in centers:
-        pre = preprocessed.format(case=case)
-        flair = load_volume(f"{pre}/flair.nii.gz", case=case)
-        brain = load_mask(f"{pre}/brain_mask.nii.gz", case=case, reference=flair).data
-        wm = load_volume(f"{pre}/prior_wm.nii.gz", case=case).data
+        case_files = files[case]
+        flair = load_volume(case_files["flair"], case=case)
+        brain = load_mask(case_files["brain_mask"], case=case, reference=flair).data
+        wm = load_volume(case_files["prior_wm"], case=case).data
         nawm = nawm_mask(wm, brain, threshold=wm_threshold)
         rng = np.random.default_rng(seed)
         idx = subsample(np.flatnonzero(nawm), max_voxels, rng)
         for modality in modalities:
-            spaces = {"before": f"{pre}/{modality}.nii.gz"}
-            spaces.update({s: harmonized.format(scheme=s, case=case, modality=modality) for s in schemes})
-            for space, path in spaces.items():
-                data = load_volume(path, case=case).data
+            for space in ("before", *schemes):
+                data = load_volume(case_files["images"][space][modality], case=case).data
                 samples.setdefault((space, modality), {})[case] = data.ravel()[idx]
                 scales.setdefault((space, modality), {})[case] = float(data[brain].std())
     table = harmonization_table(samples, scales, centers, schemes, modalities)
