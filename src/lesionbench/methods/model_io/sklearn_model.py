@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...workflow.paths import MODEL_FILE_NAMES
 from . import ModelFileError, require_model_file
 
 if TYPE_CHECKING:
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 
 #: The ``format`` entry of a ``model.pkl`` this module wrote.
 SKLEARN_FORMAT = "lesionbench.sklearn_model.v1"
-#: The method kinds whose model is a ``model.pkl``.
-SKLEARN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest")
+#: The method kinds whose model is a ``model.pkl`` (from the workflow's one table of model files).
+SKLEARN_KINDS: tuple[str, ...] = tuple(kind for kind, name in MODEL_FILE_NAMES.items() if name == "model.pkl")
 
 
 @dataclass(frozen=True)
