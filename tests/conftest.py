@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -9,6 +10,22 @@ import numpy as np
 import pytest
 
 AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
+
+#: The repository root.
+REPO = Path(__file__).resolve().parents[1]
+#: ``python -m snakemake`` on this repository's workflow: the prefix of every workflow run in the tests.
+#: The tests run in temporary folders, where Snakemake's search for ``profiles/default`` (the
+#: current folder, then the Snakefile's, ``workflow/``) would not find the workstation profile that
+#: ``make demo`` gets from the repository root, so it is named.
+SNAKEMAKE = [
+    sys.executable,
+    "-m",
+    "snakemake",
+    "-s",
+    str(REPO / "workflow" / "Snakefile"),
+    "--workflow-profile",
+    str(REPO / "profiles" / "default"),
+]
 
 
 def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray = AFFINE) -> Path:

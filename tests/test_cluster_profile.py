@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, SNAKEMAKE
+
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 UNET_RULES = ("train_method_unet", "infer_method_unet")
 
@@ -23,7 +23,7 @@ def dry_run_resources(tmp_path: Path, *configs: str) -> dict[str, set[str]]:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     files = [str(REPO / "config" / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]
     files += [str(REPO / c) for c in configs]
-    cmd = [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "workflow" / "Snakefile")]
+    cmd = [*SNAKEMAKE, "-n"]
     cmd += ["--directory", str(tmp_path), "--cores", "1", "--configfile", *files]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     found: dict[str, set[str]] = {rule: set() for rule in UNET_RULES}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from conftest import REPO, SNAKEMAKE
 from lesionbench import DEFAULT_SEED
 from lesionbench.errors import ConfigError
 from lesionbench.workflow.config import (
@@ -23,7 +23,6 @@ from lesionbench.workflow.config import (
     stage_seed,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
@@ -158,11 +157,7 @@ def test_an_unvalidated_config_gets_the_library_seed():
 def test_workflow_refuses_an_old_key_at_parse_time(tmp_path: Path) -> None:
     """A real dry run with an old key on the command line fails before any job, naming the new key."""
     cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
+        *SNAKEMAKE,
         "--directory",
         str(tmp_path),
         "--configfile",

@@ -25,8 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile")]
+from conftest import REPO, SNAKEMAKE
 
 COMMAND_TOOL = """
 import sys

@@ -4,19 +4,16 @@ known ones, and the workflow refuses a config with an unknown metric name when i
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from conftest import REPO, SNAKEMAKE
 from lesionbench.errors import ConfigError
 from lesionbench.metrics import METRIC_INFO, METRIC_KEYS, compute_metrics, metric_info, validate_config_metrics
 from lesionbench.metrics.info import SIZE_BIN_METRICS, known_metric_names
 from lesionbench.ranking import table as rt
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_engine_keys_are_the_registry_keys():
@@ -99,11 +96,7 @@ def test_workflow_refuses_an_unknown_metric_at_parse_time(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump({"ranking": {"leaderboard_metrics": ["dice", "lesion_fpp"]}}))
     cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
+        *SNAKEMAKE,
         "--directory",
         str(tmp_path),
         "--configfile",

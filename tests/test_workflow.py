@@ -13,10 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import make_msseg_tree
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile")]
+from conftest import REPO, SNAKEMAKE, make_msseg_tree
 
 
 def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO, SNAKEMAKE
 from lesionbench.workflow import paths
 
-REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
 RULE_FILES = sorted(p for p in RULES.glob("*.smk") if p.name != "common.smk")
 SMK_FILES = [REPO / "workflow" / "Snakefile", *sorted(RULES.glob("*.smk"))]
@@ -132,7 +132,7 @@ def test_default_dag_keeps_its_jobs(tmp_path: Path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path)]
+        [*SNAKEMAKE, "--directory", str(tmp_path)]
         + ["--configfile", str(REPO / "config" / "config.yaml"), "-n", "--cores", "2"],
         capture_output=True,
         text=True,
