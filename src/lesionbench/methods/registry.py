@@ -33,6 +33,10 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: Kinds whose jobs may ask the scheduler for a GPU (``gpu: true`` or ``device: cuda``).
 GPU_KINDS: tuple[str, ...] = ("unet3d", "command")
 FUSIONS: tuple[str, ...] = ("majority", "staple")
+#: How a ``command`` method's process is isolated (:mod:`lesionbench.methods.sandbox`): ``auto``
+#: picks apptainer for a ``container``, podman for an ``image``, bubblewrap otherwise; ``none``
+#: runs it unsandboxed (unsafe: it can read the answers).
+SANDBOXES: tuple[str, ...] = ("auto", "bwrap", "apptainer", "podman", "none")
 #: Tissue priors the classical and forest methods read, in channel order
 #: (``prior_<name>`` of :func:`lesionbench.workflow.paths.preprocessed`).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
@@ -77,6 +81,8 @@ class MethodSpec:
     command: str = ""
     conda_env: str = ""
     container: str = ""
+    image: str = ""
+    sandbox: str = "auto"
     folder: str = ""
     pattern: str = "{case}.nii.gz"
     probabilities: bool = False
@@ -137,6 +143,40 @@ def parse_input(text: str, name: str = "?") -> ImageInput:
     return ImageInput(scheme, modality)
 
 
+def _parse_sandbox(entry: Mapping[str, Any], name: str, kind: str) -> str:
+    """The entry's ``sandbox`` (``auto`` when absent); only ``command`` methods run a process."""
+    sandbox = str(entry.get("sandbox", "auto") or "auto")
+    if sandbox not in SANDBOXES:
+        raise _fail(name, f"sandbox {sandbox!r} is not one of {', '.join(SANDBOXES)}")
+    if sandbox != "auto" and kind != "command":
+        raise _fail(name, f"sandbox is for command methods; a {kind} method runs no participant process")
+    if entry.get("image") and kind != "command":
+        raise _fail(name, "image is for command methods")
+    return sandbox
+
+
+def _check_sandbox(spec: MethodSpec) -> None:
+    """The sandbox must be able to run the method's environment (checked for ``command`` only)."""
+    name, sandbox = spec.name, spec.sandbox
+    if sandbox == "bwrap" and (spec.container or spec.image):
+        raise _fail(name, "sandbox: bwrap runs a command or a conda_env, not a container or image")
+    if sandbox == "apptainer" and not spec.container:
+        raise _fail(name, "sandbox: apptainer needs container (an Apptainer/Singularity image)")
+    if sandbox == "podman" and not spec.image:
+        raise _fail(name, "sandbox: podman needs image (an OCI image reference)")
+
+
+def resolved_sandbox(spec: MethodSpec) -> str:
+    """The tool that isolates the method's process: ``auto`` resolved from ``container``/``image``."""
+    if spec.sandbox != "auto":
+        return spec.sandbox
+    if spec.container:
+        return "apptainer"
+    if spec.image:
+        return "podman"
+    return "bwrap"
+
+
 _DEFAULT_PROBABILITY = {"flair_hyperintensity": True, "random_forest": True, "unet3d": True}
 
 
@@ -180,6 +220,8 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         command=str(entry.get("command", "") or ""),
         conda_env=str(entry.get("conda_env", "") or ""),
         container=str(entry.get("container", "") or ""),
+        image=str(entry.get("image", "") or ""),
+        sandbox=_parse_sandbox(entry, name, kind),
         folder=str(entry.get("folder", "") or ""),
         pattern=str(entry.get("pattern", "{case}.nii.gz") or "{case}.nii.gz"),
         probabilities=bool(entry.get("probabilities", False)),
@@ -198,8 +240,9 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
     if kind == "command":
         if "{output}" not in spec.command:
             raise _fail(name, "the command template must contain {output} (where the tool writes its mask)")
-        if spec.conda_env and spec.container:
-            raise _fail(name, "give conda_env or container, not both")
+        if sum(bool(x) for x in (spec.conda_env, spec.container, spec.image)) > 1:
+            raise _fail(name, "give at most one of conda_env, container and image")
+        _check_sandbox(spec)
     if kind == "submission":
         if not spec.folder:
             raise _fail(name, "a submission needs folder (the folder of masks named by case)")
