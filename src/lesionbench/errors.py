@@ -68,6 +68,12 @@ class PathEscapeError(InputError):
     kind = "path_escape"
 
 
+class OversizeImageError(InputError):
+    """A participant's image declares, or inflates to, more bytes than the configured caps."""
+
+    kind = "too_large"
+
+
 class ConsensusError(InputError):
     """A fused consensus is implausible for its raters (empty, or far below the smallest rater's
     volume while at least half the raters marked lesions); names the case and the method."""

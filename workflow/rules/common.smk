@@ -617,15 +617,26 @@ def command_inputs(wildcards):
 def submission_inputs(wildcards):
     """The case's raw FLAIR and, when present, its submitted file (so a resubmitted mask
     reruns the job; an absent one is recorded as missing by the script, not a DAG error).
+    A file that leaves the submission folder (pattern or symbolic link) or cannot be looked at
+    is left out here, never followed; the job records the case failed with the reason.
     """
+    from lesionbench.errors import LesionbenchError
     from lesionbench.methods.participants import submission_path
 
     spec = METHOD_SPECS[wildcards.method]
     inputs = {"flair": case_images(wildcards)["flair"]}
-    submitted = submission_path(spec.folder, spec.pattern, wildcards.case)
-    if submitted is not None:
+    try:
+        submitted = submission_path(spec.folder, spec.pattern, wildcards.case)
+    except (LesionbenchError, OSError, ValueError):
+        submitted = None
+    if submitted is not None and submitted.is_file():
         inputs["submitted"] = str(submitted)
     return inputs
+
+
+def participant_limits(wildcards):
+    """The caps on participants' files (config participants: max_image_mb, max_inflated_mb)."""
+    return dict(config["participants"])
 
 
 def command_modalities(wildcards):

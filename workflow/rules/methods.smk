@@ -157,6 +157,7 @@ rule collect_submission:
     params:
         entry=method_entry,
         on_failure=METHODS_ON_FAILURE,
+        limits=participant_limits,
     script:
         "../scripts/method_submission.py"
 

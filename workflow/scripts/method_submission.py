@@ -1,4 +1,4 @@
-"""Collect one case of a submission folder: check grid and binarity, record missing cases."""
+"""Collect one case of a submission folder (read as untrusted): check grid and values, record missing cases."""
 
 from lesionbench.workflow.run import run_script
 
@@ -12,6 +12,7 @@ def main(smk):
         flair=smk.input.flair,
         output=smk.output[0],
         on_failure=smk.params.on_failure,
+        limits=smk.params.limits,
     )
 
 

@@ -117,17 +117,32 @@ def run_command_case(
 
 
 def collect_submission_case(
-    entry: Mapping[str, Any], case: str, *, flair: str | Path, output: str | Path, on_failure: str = "flag"
+    entry: Mapping[str, Any],
+    case: str,
+    *,
+    flair: str | Path,
+    output: str | Path,
+    on_failure: str = "flag",
+    limits: Mapping[str, float] | None = None,
 ) -> None:
-    """Collect one case of a ``submission`` folder: check grid and binarity, record a missing case."""
+    """Collect one case of a ``submission`` folder: the file is read without trusting it (see
+    :mod:`.untrusted`; ``limits``: the config's ``participants`` caps ``max_image_mb`` and
+    ``max_inflated_mb``), then grid and binarity are checked; a missing case is recorded."""
     from .participants import load_submission
 
     spec = parse_method(entry)
     flair_volume = load_volume(flair, case=case)
+    caps = {key: float(value) for key, value in (limits or {}).items() if key in ("max_image_mb", "max_inflated_mb")}
 
     def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         checked = load_submission(
-            spec.folder, spec.pattern, case, flair_volume, probabilities=spec.probabilities, threshold=spec.threshold
+            spec.folder,
+            spec.pattern,
+            case,
+            flair_volume,
+            probabilities=spec.probabilities,
+            threshold=spec.threshold,
+            **caps,
         )
         return checked.mask, checked.probability, {}
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, NonBinaryMaskError
-from ..io import Volume, binarize_mask, check_same_grid, load_volume
+from ..errors import ConfigError, InputError, NonBinaryMaskError, NonFiniteError
+from ..io import Volume, binarize_mask, check_same_grid
+from .untrusted import DEFAULT_MAX_IMAGE_MB, DEFAULT_MAX_INFLATED_MB, load_untrusted_volume
 
 
 class CommandError(InputError):
@@ -98,18 +99,31 @@ def run_command(
 
 def submission_path(folder: str | Path, pattern: str, case: str) -> Path | None:
     """The submitted file of ``case`` (``pattern`` with ``{case}``); ``.nii`` and ``.nii.gz``
-    are both accepted whichever the pattern names. None when absent."""
+    are both accepted whichever the pattern names. None when absent.
+
+    A pattern that leaves ``folder`` (absolute, ``..``, another placeholder) or a file that is a
+    symbolic link leading outside it is a :class:`~lesionbench.errors.PathEscapeError`
+    (:mod:`.untrusted`); only names are looked at, nothing is opened. A name that exists but is
+    not a regular file (a folder, a FIFO, a dangling or looping link) is returned, for the
+    reader to refuse (a workflow input takes it only when :meth:`~pathlib.Path.is_file`).
+    """
+    from .untrusted import check_pattern, inside_folder
+
+    check_pattern(pattern, case=case, folder=folder)
     path = Path(folder) / pattern.format(case=case)
-    if path.is_file():
-        return path
     name = path.name
     if name.endswith(".nii.gz"):
-        alternate = path.with_name(name[: -len(".gz")])
+        candidates = [path, path.with_name(name[: -len(".gz")])]
     elif name.endswith(".nii"):
-        alternate = path.with_name(name + ".gz")
+        candidates = [path, path.with_name(name + ".gz")]
     else:
-        return None
-    return alternate if alternate.is_file() else None
+        candidates = [path]
+    present = [c for c in candidates if c.is_symlink() or c.exists()]
+    for candidate in present:
+        inside_folder(candidate, folder, case=case)
+    regular = [c for c in present if c.is_file()]
+    chosen = regular or present
+    return chosen[0] if chosen else None
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,8 @@ def check_result_volume(
     """
     path = result.path
     check_same_grid(result, flair, what="result is not on the case's FLAIR grid", case=case, atol_mm=atol_mm)
+    if np.issubdtype(result.data.dtype, np.floating) and not np.all(np.isfinite(result.data)):
+        raise NonFiniteError("result has NaN or infinite voxels", case=case, path=path)
     if probabilities:
         data = result.data.astype(np.float32)
         low, high = float(data.min()), float(data.max())
@@ -153,13 +169,45 @@ def load_submission(
     *,
     probabilities: bool = False,
     threshold: float = 0.5,
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    max_inflated_mb: float = DEFAULT_MAX_INFLATED_MB,
 ) -> CheckedMask:
     """Find, read and check one submitted mask. Raises :class:`SubmissionMissingError` when the
-    case has no file, or the :mod:`lesionbench.errors` type of what is wrong with it."""
+    case has no file, or the :mod:`lesionbench.errors` type of what is wrong with it; the file is
+    read through :func:`.untrusted.load_untrusted_volume` (caps ``max_image_mb``, ``max_inflated_mb``)."""
     path = submission_path(folder, pattern, case)
     if path is None:
         raise SubmissionMissingError(
             f"no submitted mask (expected {Path(folder) / pattern.format(case=case)})", case=case
         )
-    volume = load_volume(path, case=case, dtype=np.float64)
+    return load_participant_result(
+        path,
+        folder=folder,
+        case=case,
+        flair=flair,
+        probabilities=probabilities,
+        threshold=threshold,
+        max_image_mb=max_image_mb,
+        max_inflated_mb=max_inflated_mb,
+    )
+
+
+def load_participant_result(
+    path: str | Path,
+    *,
+    folder: str | Path,
+    case: str,
+    flair: Volume,
+    probabilities: bool = False,
+    threshold: float = 0.5,
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    max_inflated_mb: float = DEFAULT_MAX_INFLATED_MB,
+) -> CheckedMask:
+    """A participant's mask file (submitted, or written by its command into ``folder``), read
+    without trusting it (:func:`.untrusted.load_untrusted_volume`: inside ``folder``, a NIfTI
+    header on ``flair``'s grid within the caps before any voxel is read, finite) and checked
+    (:func:`check_result_volume`)."""
+    volume = load_untrusted_volume(
+        path, folder=folder, case=case, reference=flair, max_image_mb=max_image_mb, max_inflated_mb=max_inflated_mb
+    )
     return check_result_volume(volume, flair, case=case, probabilities=probabilities, threshold=threshold)
