@@ -226,10 +226,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def leaderboard_markdown(board: pd.DataFrame, *, title: str | None = None) -> str:
-    """A GitHub-flavoured Markdown table of a leaderboard; raters show rank "ref"."""
+#: The ``sandbox`` value of a participant's command that ran without isolation.
+UNSANDBOXED = "none"
+
+
+def mark_sandboxes(board: pd.DataFrame, sandboxes: Mapping[str, str]) -> pd.DataFrame:
+    """The leaderboard with a ``sandbox`` column after ``entry_kind`` giving, for each
+    participant's ``command`` entry, the tool that isolated it (``none``: unsandboxed; its code
+    could read the reference masks); empty for other entries. Unchanged without such entries."""
+    if not sandboxes:
+        return board
+    marked = board.copy()
+    tools = board["entry"].map(dict(sandboxes)).fillna("")
+    marked.insert(list(board.columns).index("entry_kind") + 1, "sandbox", tools)
+    return marked
+
+
+def unsandboxed_note(sandboxes: Mapping[str, str]) -> str:
+    """A warning naming the entries whose command ran unsandboxed ("" when none did)."""
+    names = sorted(name for name, tool in sandboxes.items() if tool == UNSANDBOXED)
+    if not names:
+        return ""
+    return (
+        f"**Unsandboxed:** {', '.join(names)} ran with `sandbox: none`: the command could read everything "
+        "the workflow reads, the reference masks included, so its scores are not evidence of its performance."
+    )
+
+
+def leaderboard_markdown(board: pd.DataFrame, *, title: str | None = None, note: str = "") -> str:
+    """A GitHub-flavoured Markdown table of a leaderboard; raters show rank "ref". ``note``
+    (e.g. :func:`unsandboxed_note`) goes above the table."""
     cols = list(board.columns)
     lines = [] if title is None else [f"### {title}", ""]
+    if note:
+        lines += [note, ""]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "|".join("---:" if pd.api.types.is_numeric_dtype(board[c]) else "---" for c in cols) + "|")
     for _, row in board.iterrows():

@@ -91,3 +91,7 @@ class RankingOptions:
     strata: tuple[str, ...] = DEFAULT_STRATA
     figures: bool = True
     rater_reference: str | None = None
+    #: Participants' ``command`` entries and the tool that isolated their process (``bwrap``,
+    #: ``apptainer``, ``podman``, or ``none``: unsandboxed), marked on the leaderboard; empty
+    #: when there are none (the leaderboard then has no ``sandbox`` column).
+    sandboxes: tuple[tuple[str, str], ...] = ()

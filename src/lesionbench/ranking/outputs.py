@@ -8,7 +8,7 @@ for those options, with the paths of :mod:`lesionbench.workflow.paths`, so that 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,7 +44,17 @@ def options_from_config(config: Mapping[str, Any]) -> RankingOptions:
         strata=tuple(r["strata"]),
         figures=True,
         rater_reference="loo",
+        sandboxes=command_sandboxes(config.get("methods") or []),
     )
+
+
+def command_sandboxes(entries: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """Each participant's ``command`` entry and the tool that isolates it (its ``sandbox``, with
+    ``auto`` resolved from ``container``/``image``), for the leaderboard's ``sandbox`` column."""
+    from ..methods.registry import parse_method, resolved_sandbox
+
+    specs = [parse_method(entry) for entry in entries if entry.get("kind") == "command"]
+    return tuple((spec.name, resolved_sandbox(spec)) for spec in specs)
 
 
 def options_as_params(options: RankingOptions) -> dict[str, Any]:

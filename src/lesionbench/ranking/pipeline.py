@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .analysis import Analysis, analyse, analysis_tables
-from .leaderboard import leaderboard_markdown, msseg_leaderboard
+from .leaderboard import leaderboard_markdown, mark_sandboxes, msseg_leaderboard, unsandboxed_note
 from .options import RankingOptions
 from .strata import leaderboard_by_stratum
 
@@ -47,10 +47,13 @@ def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -
         "na_treat": options.na_treat,
         "rater_reference": options.rater_reference,
     }
-    board = msseg_leaderboard(table, **board_kw)
+    sandboxes = dict(options.sandboxes)
+    board = mark_sandboxes(msseg_leaderboard(table, **board_kw), sandboxes)
     board.to_csv(out / "leaderboard.tsv", sep="\t", index=False, na_rep="NaN")
     (out / "leaderboard.md").write_text(
-        leaderboard_markdown(board, title=f"Leaderboard (reference {options.reference})")
+        leaderboard_markdown(
+            board, title=f"Leaderboard (reference {options.reference})", note=unsandboxed_note(sandboxes)
+        )
     )
     rng = np.random.default_rng(options.seed)
     analysis = analyse(
