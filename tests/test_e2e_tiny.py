@@ -70,6 +70,9 @@ def methods_config(tmp: Path) -> dict:
             "kind": "command",
             "inputs": ["nyul/flair"],
             "command": f"{sys.executable} {tool} {{flair}} {{output}} {{case}}",
+            # the tool needs this venv's nibabel and lives in the test's folder: unsandboxed (the
+            # sandboxed runs are tests/test_sandbox.py and tests/test_sandbox_workflow.py)
+            "sandbox": "none",
         },
         {"name": "sub", "kind": "submission", "folder": str(tmp / "submission"), "pattern": "{case}_seg.nii.gz"},
     ]

@@ -133,6 +133,7 @@ rule run_method_command:
         entry=method_entry,
         modalities=command_modalities,
         on_failure=METHODS_ON_FAILURE,
+        limits=participant_limits,
     script:
         "../scripts/method_command.py"
 

@@ -1,4 +1,5 @@
-"""Run a participant's command on one case and check the mask it writes."""
+"""Run a participant's command on one case in its sandbox and check the mask it writes (its
+stdout and stderr go to the rule's log, where run_script sends this script's stdout)."""
 
 from lesionbench.workflow.run import run_script
 
@@ -14,6 +15,7 @@ def main(smk):
         output=smk.output[0],
         threads=smk.threads,
         on_failure=smk.params.on_failure,
+        limits=smk.params.limits,
     )
 
 

@@ -69,47 +69,63 @@ def run_command_case(
     output: str | Path,
     threads: int = 1,
     on_failure: str = "flag",
+    limits: Mapping[str, float] | None = None,
 ) -> None:
-    """Run a participant's ``command`` on one case and check the mask it writes.
+    """Run a participant's ``command`` on one case in its sandbox and check the mask it writes.
 
-    ``images`` maps the command's placeholders (modalities) to files. The command works in a
-    hidden folder next to ``output`` (``.{case}.work``) and must write ``{output}`` there.
+    ``images`` maps the command's placeholders (modalities) to files. They are copied into a
+    private folder next to ``output`` (``.{case}.sandbox``, deleted afterwards) that the sandbox
+    (:mod:`.sandbox`) shows as ``/in``; the command writes ``{output}`` (``/out/mask.nii.gz``),
+    within ``resources.runtime`` and ``resources.mem_mb``. Only that file is read back, without
+    trusting it (:func:`.participants.load_participant_result`; ``limits``: the config's
+    ``participants`` caps); the command's stdout and stderr go to the job's log (stdout here).
     """
-    from .participants import CommandError, check_result_volume, expand_command, run_command, wrap_environment
+    import shutil
+    import sys
+
+    from .participants import CommandError, load_participant_result, run_command
+    from .sandbox import OUTPUT_FILES, collect_outputs, prepare_command
 
     spec = parse_method(entry)
     folder = Path(output)
-    work = folder.parent / f".{folder.name}.work"
+    root = folder.parent / f".{folder.name}.sandbox"
+    caps = {key: float(value) for key, value in (limits or {}).items() if key in ("max_image_mb", "max_inflated_mb")}
 
     def compute(affine: dict[str, np.ndarray]) -> Compute:
         def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
             flair_volume = load_volume(flair, case=case)
             affine["flair"] = flair_volume.affine
-            work.mkdir(parents=True, exist_ok=True)
-            mask_path = work / "mask.nii.gz"
-            mask_path.unlink(missing_ok=True)
-            values: dict[str, str | int] = {m: str(Path(p).resolve()) for m, p in images.items()}
-            values.update(
-                output=str(mask_path.resolve()),
-                output_dir=str(work.resolve()),
-                case=case,
-                threads=threads,
-                probability=str((work / "probability.nii.gz").resolve()),
-            )
-            command = expand_command(spec.command, values, method=spec.name)
-            argv = wrap_environment(command, conda_env=spec.conda_env, container=spec.container)
-            result = run_command(argv, case=case, method=spec.name, timeout_s=spec.runtime * 60)
-            print(result.stdout)
-            print(result.stderr)
-            if not mask_path.exists():
-                raise CommandError(
-                    f"method {spec.name}: the command exited 0 but wrote no mask at {mask_path}", case=case
+            try:
+                prepared = prepare_command(spec, case, images, root, threads=threads, hide=(Path.cwd(), Path.home()))
+                run_command(
+                    prepared.argv,
+                    case=case,
+                    method=spec.name,
+                    timeout_s=spec.runtime * 60,
+                    mem_mb=spec.mem_mb,
+                    cwd=prepared.cwd,
+                    cleanup=prepared.cleanup,
+                    log=sys.stdout,
                 )
-            written = load_volume(mask_path, case=case, dtype=float)
-            checked = check_result_volume(
-                written, flair_volume, case=case, probabilities=spec.probabilities, threshold=spec.threshold
-            )
-            return checked.mask, checked.probability, {"command": command}
+                outputs = collect_outputs(prepared.staging, case=case)
+                if "output" not in outputs:
+                    raise CommandError(
+                        f"method {spec.name}: the command exited 0 but wrote no mask ({{output}}, "
+                        f"{OUTPUT_FILES['output']} in its output folder)",
+                        case=case,
+                    )
+                checked = load_participant_result(
+                    outputs["output"],
+                    folder=prepared.staging.outputs,
+                    case=case,
+                    flair=flair_volume,
+                    probabilities=spec.probabilities,
+                    threshold=spec.threshold,
+                    **caps,
+                )
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            return checked.mask, checked.probability, {"command": prepared.command, "sandbox": prepared.tool}
 
         return run
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import shlex
 import string
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -77,24 +77,39 @@ class CommandRun:
 
 
 def run_command(
-    argv: list[str], *, case: str, method: str, timeout_s: float | None = None, cwd: str | Path | None = None
+    argv: list[str],
+    *,
+    case: str,
+    method: str,
+    timeout_s: float | None = None,
+    cwd: str | Path | None = None,
+    mem_mb: float | None = None,
+    cleanup: Sequence[str] = (),
+    log: TextIO | None = None,
 ) -> CommandRun:
-    """Run a participant's command; a non-zero exit or a timeout is a :class:`CommandError`
-    carrying the tail of its stderr."""
-    import time
+    """Run a participant's command under the limits of :func:`.sandbox.run_limited` (runtime
+    ``timeout_s``, memory ``mem_mb`` of its whole process tree, killed at a limit); its stdout and
+    stderr (their last MB) go to ``log``. A non-zero exit or a kill is a :class:`CommandError`
+    carrying the reason and the tail of its stderr."""
+    from .sandbox import run_limited
 
-    start = time.perf_counter()
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, cwd=cwd)
-    except subprocess.TimeoutExpired as exc:
-        raise CommandError(f"method {method}: command timed out after {timeout_s:g} s", case=case) from exc
+        done = run_limited(argv, runtime_s=timeout_s, mem_mb=mem_mb, cwd=cwd, cleanup=cleanup)
     except OSError as exc:
         raise CommandError(f"method {method}: command could not start ({exc})", case=case) from exc
-    run = CommandRun(argv, done.returncode, done.stdout, done.stderr, time.perf_counter() - start)
+    if log is not None:
+        log.write(f"--- method {method}, case {case}: exit {done.returncode} after {done.seconds:.1f} s")
+        log.write(
+            f"{'; ' + done.killed if done.killed else ''}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}\n"
+        )
+        log.flush()
+    tail = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no stderr"
+    if done.killed:
+        what = "timed out, " if done.killed.startswith("killed after") else ""
+        raise CommandError(f"method {method}: command {what}{done.killed}: {tail}", case=case)
     if done.returncode != 0:
-        tail = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no stderr"
         raise CommandError(f"method {method}: command exited with status {done.returncode}: {tail}", case=case)
-    return run
+    return CommandRun(list(argv), done.returncode, done.stdout, done.stderr, done.seconds)
 
 
 def submission_path(folder: str | Path, pattern: str, case: str) -> Path | None:

@@ -164,6 +164,8 @@ def _check_sandbox(spec: MethodSpec) -> None:
         raise _fail(name, "sandbox: apptainer needs container (an Apptainer/Singularity image)")
     if sandbox == "podman" and not spec.image:
         raise _fail(name, "sandbox: podman needs image (an OCI image reference)")
+    if sandbox == "none" and spec.image:
+        raise _fail(name, "an image runs in podman (sandbox: auto or podman); sandbox: none cannot run it")
 
 
 def resolved_sandbox(spec: MethodSpec) -> str:
