@@ -6,9 +6,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lesionbench-installed
 CORES ?= 2
 
-.PHONY: setup demo test lint dryrun report wheel clean
+.PHONY: setup sandbox-tool demo test lint dryrun report wheel clean
 
-setup: $(STAMP)
+setup: $(STAMP) sandbox-tool
+
+# Participants' commands run in bubblewrap (lesionbench.methods.sandbox); without it they are
+# refused unless their entry says sandbox: none. Installed here when missing and we may (root
+# with apt-get); otherwise this says what to run.
+sandbox-tool:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "bubblewrap (bwrap) is missing: participants' commands cannot run sandboxed;" \
+	      "install it (sudo apt-get install bubblewrap, or sudo dnf install bubblewrap)"; \
+	  fi; }
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
