@@ -169,6 +169,13 @@ def test_header_declaring_a_trillion_voxels_is_refused_without_allocating(tmp_pa
     assert peak < 2 * 2**20, f"{peak} bytes traced for a 10^12-voxel header"
 
 
+def test_header_with_a_far_voxel_offset_is_refused(tmp_path, folder, flair):
+    block = bytearray(nifti_header(SHAPE))
+    block[108:112] = struct.pack("<f", 3.0e9)  # vox_offset: the voxels 3 GB into the stream
+    (folder / "c1.nii.gz").write_bytes(gzip.compress(bytes(block) + b"\x00" * 960))
+    assert_failed(collect(tmp_path, folder, flair, "c1"), "c1", "c1.nii.gz", "byte offset 3000000000")
+
+
 def gzip_bomb(path: Path, header: bytes, payload: bytes, inflated_gb: float) -> Path:
     """``header`` + ``payload`` as one gzip member, then identical members of 64 MiB of zeros
     until the stream inflates to ``inflated_gb`` GB (a few MB on disk; gzip readers read on

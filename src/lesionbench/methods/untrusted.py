@@ -190,6 +190,13 @@ def declared_image(
             path=path,
         )
     offset = max(int(header.get_data_offset()), header.sizeof_hdr)
+    if offset + n_bytes > max_image_mb * _MB:
+        raise OversizeImageError(
+            f"header puts the voxels at byte offset {offset}, past the participants.max_image_mb cap of "
+            f"{max_image_mb:g} MB (nothing was loaded)",
+            case=case,
+            path=path,
+        )
     return (shape[0], shape[1], shape[2]), offset + n_bytes
 
 
