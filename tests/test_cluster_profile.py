@@ -15,7 +15,9 @@ import yaml
 from conftest import REPO, SNAKEMAKE
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
-UNET_RULES = ("train_method_unet", "infer_method_unet")
+CPU_RULES = ("train_method_unet", "infer_method_unet")
+GPU_RULES = ("train_method_unet_gpu", "infer_method_unet_gpu")
+UNET_RULES = CPU_RULES + GPU_RULES
 
 
 def dry_run_resources(tmp_path: Path, *configs: str) -> dict[str, set[str]]:
@@ -27,7 +29,7 @@ def dry_run_resources(tmp_path: Path, *configs: str) -> dict[str, set[str]]:
     cmd += ["--directory", str(tmp_path), "--cores", "1", "--configfile", *files]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     found: dict[str, set[str]] = {rule: set() for rule in UNET_RULES}
-    for block in re.split(r"\n(?=\[)", out):
+    for block in re.split(r"\n\s*(?=\[)", out):  # a group job's jobs are indented
         rule = re.search(r"rule (\w+):", block)
         resources = re.search(r"resources: (.*)", block)
         if rule and resources and rule.group(1) in found:
@@ -39,9 +41,12 @@ def dry_run_resources(tmp_path: Path, *configs: str) -> dict[str, set[str]]:
 def test_unet_rules_request_a_gpu_when_the_config_asks(tmp_path):
     asked = dry_run_resources(tmp_path / "gpu", "tests/cluster/gpu.yaml")
     plain = dry_run_resources(tmp_path / "cpu")
-    for rule in UNET_RULES:
-        assert asked[rule] and all("gpu=1" in r.split(", ") for r in asked[rule]), asked
-        assert plain[rule] and all("gpu=0" in r.split(", ") for r in plain[rule]), plain
+    # a GPU U-Net runs only in the *_gpu rules, with gpu=1; a CPU U-Net never in them
+    for cpu_rule, gpu_rule in zip(CPU_RULES, GPU_RULES):
+        assert asked[gpu_rule] and all("gpu=1" in r.split(", ") for r in asked[gpu_rule]), asked
+        assert not asked[cpu_rule], asked
+        assert plain[cpu_rule] and all("gpu=0" in r.split(", ") for r in plain[cpu_rule]), plain
+        assert not plain[gpu_rule], plain
 
 
 def test_gpu_config_asks_with_device_auto():
@@ -52,9 +57,11 @@ def test_gpu_config_asks_with_device_auto():
 
 def test_slurm_profile_maps_gpu_rules_and_keeps_test_settings_out():
     profile = yaml.safe_load(PROFILE.read_text())
-    for rule in UNET_RULES:
+    for rule in GPU_RULES:
         assert profile["set-resources"][rule]["slurm_partition"] == "gpu"
         assert profile["set-resources"][rule]["cpus_per_gpu"] >= 1
+    # a U-Net on CPU is not sent to the GPU partition
+    assert not set(CPU_RULES) & set(profile["set-resources"])
     # the time limit grows with each retry, like the memory
     assert "attempt" in profile["default-resources"]["runtime"]
     assert "attempt" in profile["default-resources"]["mem_mb"]

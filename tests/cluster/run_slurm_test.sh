@@ -61,10 +61,10 @@ case_dir=$(ls "$WORK/slurm/results/predictions/random_forest" | head -n 1)
 # the profile asks for 4 CPUs per GPU; this node has 2 (a command-line --set-resources replaces
 # the profile's, so the partition is repeated; tests/test_cluster_profile.py checks the profile's)
 "${SMK[@]}" "$REPO/tests/cluster/gpu.yaml" --directory "$WORK/slurm" "results/predictions/unet3d/$case_dir" \
-    --workflow-profile "$REPO/profiles/slurm" "${TEST_FLAGS[@]}" --rerun-triggers mtime --forcerun infer_method_unet \
-    --set-resources infer_method_unet:slurm_partition=gpu infer_method_unet:cpus_per_gpu=1 \
+    --workflow-profile "$REPO/profiles/slurm" "${TEST_FLAGS[@]}" --rerun-triggers mtime --forcerun infer_method_unet_gpu \
+    --set-resources infer_method_unet_gpu:slurm_partition=gpu infer_method_unet_gpu:cpus_per_gpu=1 \
     > "$WORK/gpu.log" 2>&1 || { tail -40 "$WORK/gpu.log"; status=1; }
-gpu_job=$(grep -oE "rule_infer_method_unet/[^ ]*/[0-9]+[.]log" "$WORK/gpu.log" | grep -oE "[0-9]+" | tail -n 1)
+gpu_job=$(grep -oE "rule_infer_method_unet_gpu/[^ ]*/[0-9]+[.]log" "$WORK/gpu.log" | grep -oE "[0-9]+" | tail -n 1)
 details=$(scontrol show job "$gpu_job" 2>/dev/null || true)
 if grep -q "Partition=gpu" <<<"$details" && grep -qE "TresPerJob=gres/gpu:1|TresPerJob=gres:gpu:1" <<<"$details"; then
     echo "GPU job $gpu_job: partition gpu, --gpus=1"

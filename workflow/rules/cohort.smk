@@ -9,6 +9,11 @@ localrules:
 
 if SYNTHETIC:
 
+    # the anatomy shared by every case is seconds of work, and the overview is a summary figure
+    localrules:
+        synthesize_anatomy,
+        cohort_overview,
+
     rule synthesize_anatomy:
         output:
             paths.SYNTHETIC_ANATOMY,

@@ -128,9 +128,12 @@ def scaled_runtime(base_minutes):
 # gather tables or draw summary figures run on the host that runs Snakemake (the localrules
 # lists of the rule files). The per-case rules name one of these groups, so that SLURM gets one
 # job per case and stage instead of one per rule: what runs before the methods, and what runs
-# after the models are trained. GPU rules are never grouped (their partition differs).
+# after the models are trained; harmonization (the Nyul fits and every case's harmonized images)
+# is one more. GPU rules are never grouped (their partition differs). profiles/slurm puts
+# several cases' components in one job (group-components).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
+GROUP_HARMONIZE = "harmonize"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,7 +493,12 @@ def names_regex(names):
 
 
 SKLEARN_METHODS = names_regex(methods_of_kind("flair_hyperintensity", "random_forest"))
-UNET_METHODS = names_regex(methods_of_kind("unet3d"))
+UNET_CPU_METHODS = names_regex(
+    [m for m in methods_of_kind("unet3d") if not wants_gpu(METHOD_SPECS[m])]
+)
+UNET_GPU_METHODS = names_regex(
+    [m for m in methods_of_kind("unet3d") if wants_gpu(METHOD_SPECS[m])]
+)
 COMMAND_METHODS = names_regex(methods_of_kind("command"))
 SUBMISSION_METHODS = names_regex(methods_of_kind("submission"))
 ENSEMBLE_METHODS = names_regex(methods_of_kind("ensemble"))
@@ -530,13 +538,6 @@ def method_gpu(wildcards):
     """1 when the method's config asks for a GPU (gpu: true or device: cuda), else 0; never from
     the host that parses the workflow (device: auto is resolved inside the job)."""
     return int(wants_gpu(METHOD_SPECS[wildcards.method]))
-
-
-def method_torch_env(wildcards):
-    """The U-Net's conda env: the CUDA build of PyTorch for a method that asks for a GPU."""
-    if wants_gpu(METHOD_SPECS[wildcards.method]):
-        return "../envs/torch-cuda.yaml"
-    return "../envs/torch.yaml"
 
 
 SKLEARN_MODEL = paths.MODEL_FILE_NAMES["random_forest"]

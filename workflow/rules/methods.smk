@@ -44,9 +44,9 @@ rule train_method_unet:
     benchmark:
         paths.benchmark("train_method/{method}")
     wildcard_constraints:
-        method=UNET_METHODS,
+        method=UNET_CPU_METHODS,
     conda:
-        method_torch_env
+        "../envs/torch.yaml"
     threads: method_threads
     resources:
         mem_mb=method_mem_mb,
@@ -86,7 +86,7 @@ rule infer_method_sklearn:
         "../scripts/method_infer_sklearn.py"
 
 
-rule infer_method_unet:
+rule infer_method_unet_gpu:
     input:
         unpack(inference_inputs),
     output:
@@ -96,9 +96,9 @@ rule infer_method_unet:
     benchmark:
         paths.benchmark("infer_method/{method}/{case}")
     wildcard_constraints:
-        method=UNET_METHODS,
+        method=UNET_GPU_METHODS,
     conda:
-        method_torch_env
+        "../envs/torch-cuda.yaml"
     threads: method_inference_threads
     resources:
         mem_mb=method_mem_mb,
@@ -109,6 +109,27 @@ rule infer_method_unet:
         on_failure=METHODS_ON_FAILURE,
     script:
         "../scripts/method_infer_unet.py"
+
+
+# A U-Net whose config asks for a GPU (gpu: true or device: cuda) trains in
+# train_method_unet_gpu and infers in infer_method_unet_gpu: the CUDA build of PyTorch,
+# resource gpu=1, never in a group; profiles/slurm sends these two rules, and only them, to its
+# GPU partition. A CPU U-Net's inference is seconds per case: it joins the case's evaluation
+# group.
+use rule train_method_unet as train_method_unet_gpu with:
+    wildcard_constraints:
+        method=UNET_GPU_METHODS,
+    conda:
+        "../envs/torch-cuda.yaml"
+
+
+use rule infer_method_unet_gpu as infer_method_unet with:
+    wildcard_constraints:
+        method=UNET_CPU_METHODS,
+    group:
+        GROUP_CASE_EVAL
+    conda:
+        "../envs/torch.yaml"
 
 
 rule run_method_command:

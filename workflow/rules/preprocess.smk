@@ -128,6 +128,8 @@ rule harmonize_fit_nyul:
         paths.nyul_scale(),
     log:
         paths.log("harmonize_fit_nyul/{modality}"),
+    group:
+        GROUP_HARMONIZE
     conda:
         "../envs/sitk.yaml"
     threads: 1
@@ -154,6 +156,8 @@ rule harmonize_case:
         **harmonized_outputs(),
     log:
         paths.log("harmonize_case/{case}"),
+    group:
+        GROUP_HARMONIZE
     conda:
         "../envs/sitk.yaml"
     threads: 1

@@ -3,8 +3,11 @@
 # The ranking job's options and files come from lesionbench.ranking.outputs (via common.smk).
 
 
+# The ranking reads one table (results/metrics/metrics.tsv) and is the workflow's last step:
+# on a cluster it runs on the submit host rather than wait for a node at the end of the run.
 localrules:
     lesion_frequency_map,
+    ranking,
 
 
 rule ranking:
