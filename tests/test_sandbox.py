@@ -20,7 +20,7 @@ import pytest
 from conftest import write_nifti
 from lesionbench.errors import ConfigError
 from lesionbench.methods.jobs import run_command_case
-from lesionbench.methods.participants import CommandError, run_command
+from lesionbench.methods.participants import CommandError, prepare_command, run_command
 from lesionbench.methods.registry import parse_method, resolved_sandbox
 from lesionbench.methods.sandbox import (
     SandboxError,
@@ -30,7 +30,6 @@ from lesionbench.methods.sandbox import (
     collect_outputs,
     find_tool,
     podman_argv,
-    prepare_command,
     run_limited,
     stage_inputs,
 )

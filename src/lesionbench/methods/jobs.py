@@ -83,8 +83,8 @@ def run_command_case(
     import shutil
     import sys
 
-    from .participants import CommandError, load_participant_result, run_command
-    from .sandbox import OUTPUT_FILES, collect_outputs, prepare_command
+    from .participants import CommandError, load_participant_result, prepare_command, run_command
+    from .sandbox import OUTPUT_FILES, collect_outputs
 
     spec = parse_method(entry)
     folder = Path(output)

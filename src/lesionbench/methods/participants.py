@@ -14,15 +14,32 @@ from __future__ import annotations
 import shlex
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from ..errors import ConfigError, InputError, NonBinaryMaskError, NonFiniteError
 from ..io import Volume, binarize_mask, check_same_grid
+from .sandbox import (
+    OUTPUT_DIR,
+    OUTPUT_FILES,
+    Staging,
+    apptainer_argv,
+    bwrap_argv,
+    conda_prefix,
+    find_tool,
+    podman_argv,
+    podman_cleanup,
+    podman_name,
+    run_limited,
+    stage_inputs,
+)
 from .untrusted import DEFAULT_MAX_IMAGE_MB, DEFAULT_MAX_INFLATED_MB, load_untrusted_volume
+
+if TYPE_CHECKING:
+    from .registry import MethodSpec
 
 
 class CommandError(InputError):
@@ -91,8 +108,6 @@ def run_command(
     ``timeout_s``, memory ``mem_mb`` of its whole process tree, killed at a limit); its stdout and
     stderr (their last MB) go to ``log``. A non-zero exit or a kill is a :class:`CommandError`
     carrying the reason and the tail of its stderr."""
-    from .sandbox import run_limited
-
     try:
         done = run_limited(argv, runtime_s=timeout_s, mem_mb=mem_mb, cwd=cwd, cleanup=cleanup)
     except OSError as exc:
@@ -110,6 +125,87 @@ def run_command(
     if done.returncode != 0:
         raise CommandError(f"method {method}: command exited with status {done.returncode}: {tail}", case=case)
     return CommandRun(list(argv), done.returncode, done.stdout, done.stderr, done.seconds)
+
+
+@dataclass(frozen=True)
+class PreparedCommand:
+    """A participant's command ready to run on one case: its staging, the filled template and
+    the argv of its sandbox."""
+
+    staging: Staging
+    tool: str
+    command: str
+    argv: list[str]
+    cwd: Path | None = None
+    cleanup: list[str] = field(default_factory=list)
+
+
+def prepare_command(
+    spec: MethodSpec,
+    case: str,
+    images: Mapping[str, str | Path],
+    root: str | Path,
+    *,
+    threads: int = 1,
+    hide: Sequence[str | Path] = (),
+) -> PreparedCommand:
+    """Stage the case's inputs under ``root`` and build the argv of ``spec``'s sandbox
+    (:func:`~.registry.resolved_sandbox`). The placeholders name the files as the command sees
+    them: ``/in/<modality>.nii.gz``, ``/out/mask.nii.gz``, ``/out/probability.nii.gz``, ``/out``
+    (with ``sandbox: none``, the staging folders' host paths). A missing tool is a
+    :class:`SandboxError` saying how to install it."""
+    from .registry import resolved_sandbox
+
+    tool = resolved_sandbox(spec)
+    executable = "" if tool == "none" else find_tool(tool)
+    staging, inside = stage_inputs(root, images, case=case)
+    out = OUTPUT_DIR
+    if tool == "none":
+        inside = {name: str(staging.root.resolve() / path.lstrip("/")) for name, path in inside.items()}
+        out = str(staging.outputs.resolve())
+    values: dict[str, str | int] = dict(inside)
+    values.update(
+        output=f"{out}/{OUTPUT_FILES['output']}",
+        probability=f"{out}/{OUTPUT_FILES['probability']}",
+        output_dir=out,
+        case=case,
+        threads=threads,
+    )
+    command = expand_command(spec.command, values, method=spec.name)
+    cleanup: list[str] = []
+    if tool == "bwrap":
+        prefix = conda_prefix(spec.conda_env, case=case) if spec.conda_env else ""
+        argv = bwrap_argv(
+            command,
+            staging,
+            bwrap=executable,
+            env_prefix=prefix,
+            threads=threads,
+            tmp_mb=spec.mem_mb,
+            gpu=spec.gpu,
+            hide=hide,
+        )
+    elif tool == "apptainer":
+        argv = apptainer_argv(command, staging, spec.container, apptainer=executable, threads=threads, gpu=spec.gpu)
+    elif tool == "podman":
+        name = podman_name(spec.name, case)
+        argv = podman_argv(
+            command,
+            staging,
+            spec.image,
+            name=name,
+            podman=executable,
+            threads=threads,
+            mem_mb=spec.mem_mb,
+            runtime_s=spec.runtime * 60,
+            gpu=spec.gpu,
+        )
+        cleanup = podman_cleanup(name, podman=executable)
+    else:
+        argv = wrap_environment(command, conda_env=spec.conda_env, container=spec.container)
+    return PreparedCommand(
+        staging, tool, command, argv, cwd=staging.outputs if tool == "none" else None, cleanup=cleanup
+    )
 
 
 def submission_path(folder: str | Path, pattern: str, case: str) -> Path | None:

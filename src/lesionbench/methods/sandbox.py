@@ -35,12 +35,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    from .registry import MethodSpec
 
 #: Where the inputs and the output folder appear inside the sandbox.
 INPUT_DIR = "/in"
@@ -467,89 +464,3 @@ def collect_outputs(staging: Staging, *, case: str) -> dict[str, Path]:
             raise SandboxError("the command's result is a link or not a regular file; refused", case=case, path=name)
         found[key] = path
     return found
-
-
-# ---------------------------------------------------------------------------------------------
-# one case of a command method
-
-
-@dataclass(frozen=True)
-class PreparedCommand:
-    """A participant's command ready to run on one case: its staging, the filled template and
-    the argv of its sandbox."""
-
-    staging: Staging
-    tool: str
-    command: str
-    argv: list[str]
-    cwd: Path | None = None
-    cleanup: list[str] = field(default_factory=list)
-
-
-def prepare_command(
-    spec: MethodSpec,
-    case: str,
-    images: Mapping[str, str | Path],
-    root: str | Path,
-    *,
-    threads: int = 1,
-    hide: Sequence[str | Path] = (),
-) -> PreparedCommand:
-    """Stage the case's inputs under ``root`` and build the argv of ``spec``'s sandbox
-    (:func:`~.registry.resolved_sandbox`). The placeholders name the files as the command sees
-    them: ``/in/<modality>.nii.gz``, ``/out/mask.nii.gz``, ``/out/probability.nii.gz``, ``/out``
-    (with ``sandbox: none``, the staging folders' host paths). A missing tool is a
-    :class:`SandboxError` saying how to install it."""
-    from .participants import expand_command, wrap_environment
-    from .registry import resolved_sandbox
-
-    tool = resolved_sandbox(spec)
-    executable = "" if tool == "none" else find_tool(tool)
-    staging, inside = stage_inputs(root, images, case=case)
-    out = OUTPUT_DIR
-    if tool == "none":
-        inside = {name: str(staging.root.resolve() / path.lstrip("/")) for name, path in inside.items()}
-        out = str(staging.outputs.resolve())
-    values: dict[str, str | int] = dict(inside)
-    values.update(
-        output=f"{out}/{OUTPUT_FILES['output']}",
-        probability=f"{out}/{OUTPUT_FILES['probability']}",
-        output_dir=out,
-        case=case,
-        threads=threads,
-    )
-    command = expand_command(spec.command, values, method=spec.name)
-    cleanup: list[str] = []
-    if tool == "bwrap":
-        prefix = conda_prefix(spec.conda_env, case=case) if spec.conda_env else ""
-        argv = bwrap_argv(
-            command,
-            staging,
-            bwrap=executable,
-            env_prefix=prefix,
-            threads=threads,
-            tmp_mb=spec.mem_mb,
-            gpu=spec.gpu,
-            hide=hide,
-        )
-    elif tool == "apptainer":
-        argv = apptainer_argv(command, staging, spec.container, apptainer=executable, threads=threads, gpu=spec.gpu)
-    elif tool == "podman":
-        name = podman_name(spec.name, case)
-        argv = podman_argv(
-            command,
-            staging,
-            spec.image,
-            name=name,
-            podman=executable,
-            threads=threads,
-            mem_mb=spec.mem_mb,
-            runtime_s=spec.runtime * 60,
-            gpu=spec.gpu,
-        )
-        cleanup = podman_cleanup(name, podman=executable)
-    else:
-        argv = wrap_environment(command, conda_env=spec.conda_env, container=spec.container)
-    return PreparedCommand(
-        staging, tool, command, argv, cwd=staging.outputs if tool == "none" else None, cleanup=cleanup
-    )
