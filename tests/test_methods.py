@@ -229,7 +229,7 @@ def test_forest_features_match_scipy_filters_and_anisotropic_sigma():
     params = forest.ForestParams(sigmas_mm=(2.0,), contrast_sigma_mm=4.0)
     maps = forest.feature_volumes(case, params)
     names = forest.feature_names(["flair", "t1"], params)
-    assert len(maps) == len(names) == 2 * 4 + 3
+    assert len(maps) == len(names) == 2 * 7 + 3 + 2
     flair = case.images[0]
     mean = ndimage.gaussian_filter(flair, (2.0, 2.0, 1.0), mode="nearest")
     assert np.allclose(maps[names.index("flair_mean_2mm")], mean, atol=1e-4)
@@ -247,6 +247,7 @@ def test_forest_learns_an_easy_problem_deterministically():
     cases = [synthetic_case(s, contrast=3.0) for s in range(3)]
     params = forest.ForestParams(n_estimators=20, samples_per_case=600, min_lesion_mm3=0.0, threshold=0.5)
     trained = forest.train_forest(cases[:2], params, seed=7, threads=1)
+    params = trained.params  # the threshold chosen on out-of-bag votes
     mask, probability = forest.predict_forest(trained.forest, cases[2], params)
     assert dice(mask, cases[2].label) > 0.7
     assert [row["n_estimators"] for row in trained.curve] == [10, 20]
@@ -263,8 +264,11 @@ def test_forest_grown_in_steps_equals_one_shot_sklearn_forest():
     cases = [synthetic_case(s) for s in range(2)]
     params = forest.ForestParams(n_estimators=20, samples_per_case=400)
     trained = forest.train_forest(cases, params, seed=3, threads=1, curve_step=10)
-    x, y = forest.training_set(cases, params, np.random.default_rng(3))
-    one_shot = RandomForestClassifier(n_estimators=20, max_depth=16, min_samples_leaf=5, random_state=3).fit(x, y)
+    samples = forest.training_set(cases, params, np.random.default_rng(3))
+    x, y = samples.x, samples.y
+    one_shot = RandomForestClassifier(
+        n_estimators=20, max_depth=16, min_samples_leaf=5, class_weight="balanced_subsample", random_state=3
+    ).fit(x, y)
     assert np.allclose(trained.forest.predict_proba(x), one_shot.predict_proba(x))
 
 

@@ -60,9 +60,14 @@ def train_sklearn_method(
         trained = train_forest(arrays, forest_params, seed=seed, threads=threads)
         curve = trained.curve
         names = feature_names([i.key for i in spec.inputs], forest_params)
-        model = ForestModel(forest=trained.forest, params=forest_params, feature_names=tuple(names))
+        model = ForestModel(forest=trained.forest, params=trained.params, feature_names=tuple(names))
         importance = dict(zip(names, map(float, trained.forest.feature_importances_)))
-        record.update(seed=seed, feature_importance=importance)
+        record.update(
+            seed=seed,
+            threshold=trained.params.threshold,
+            threshold_curve=trained.threshold_curve,
+            feature_importance=importance,
+        )
         x, y, title = "n_estimators", "oob_accuracy", f"{spec.name}: out-of-bag accuracy"
     record.update(train_seconds=round(time.perf_counter() - start, 3), load_seconds=round(load_seconds, 3))
     write_sklearn_model(model_path, model)
