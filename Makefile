@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP)
+test: $(STAMP) sandbox-tool
 	$(BIN)/pytest
 
 # Python paths that ruff lints and format-checks; mypy reads its paths from pyproject.toml (src/).
