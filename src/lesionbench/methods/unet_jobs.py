@@ -31,30 +31,67 @@ def train_unet_method(
     seed: int,
     threads: int = 1,
 ) -> None:
-    """Train a ``unet3d`` method; writes ``model.pt`` (:func:`.model_io.unet_model.write_unet_model`) and the record."""
+    """Train a ``unet3d`` method; writes ``model.pt`` (:func:`.model_io.unet_model.write_unet_model`) and the record.
+
+    ``params.validation_fraction`` of the training cases (:func:`.validation.split_validation`,
+    with ``seed``) are held out for model selection and the post-processing choice; the record
+    names them, the kept iteration and the chosen threshold and minimum lesion size, and the
+    training curve has the validation scores on the iterations where they were computed.
+    """
     import torch
 
-    from .unet import UNetParams, resolve_device, train_unet
+    from .unet import UNetParams, resolve_device, train_unet, with_postprocess
+    from .validation import split_validation
 
     spec = parse_method(entry)
     params = UNetParams.from_mapping(dict(spec.params))
     device = resolve_device(spec.device)
-    arrays = training_cases(cases, priors=False)
+    train_ids, validation_ids = split_validation(list(cases), params.validation_fraction, seed)
+    arrays = training_cases({c: cases[c] for c in train_ids}, priors=False)
+    validation = training_cases({c: cases[c] for c in validation_ids}, priors=False)
+    log.info(
+        "training on %d cases, %d iterations on %s; validation cases: %s",
+        len(arrays),
+        params.iterations_on(device),
+        device,
+        ", ".join(validation_ids) or "none",
+    )
 
     def progress(iteration: int, loss: float) -> None:
         if iteration == 1 or iteration % 25 == 0:
             log.info("iteration %d loss %.4f", iteration, loss)
 
     start = time.perf_counter()
-    result = train_unet(arrays, params, seed=seed, device=device, threads=threads, progress=progress)
+    result = train_unet(
+        arrays, params, seed=seed, device=device, threads=threads, progress=progress, validation=validation
+    )
     write_unet_model(model_path, result, params, [i.key for i in spec.inputs])
+    chosen = with_postprocess(params, result.postprocess)
+    if result.postprocess is not None:
+        log.info(
+            "kept iteration %d (validation %s %.4f); post-processing: threshold %.2f, min lesion %.1f mm3",
+            result.best_iteration,
+            params.validation_score,
+            result.best_score,
+            chosen.threshold,
+            chosen.min_lesion_mm3,
+        )
     record = {
         **spec.as_dict(),
         "resolved_params": asdict(params),
         "seed": seed,
         "device_used": device,
         "mixed_precision": device.startswith("cuda"),
-        "training_cases": list(cases),
+        "iterations_run": params.iterations_on(device),
+        "training_cases": train_ids,
+        "validation_cases": validation_ids,
+        "best_iteration": result.best_iteration,
+        "best_validation_score": result.best_score,
+        "validation_score": params.validation_score,
+        "postprocess": None if result.postprocess is None else result.postprocess.as_dict(),
+        "postprocess_grid": [] if result.postprocess is None else result.postprocess.grid,
+        "inference_threshold": chosen.threshold,
+        "inference_min_lesion_mm3": chosen.min_lesion_mm3,
         "train_seconds": round(result.seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
         "torch": torch.__version__,
@@ -87,7 +124,13 @@ def infer_unet_case(
             affine["flair"] = flair_volume.affine
             model, params = read_unet_model(model_path)
             mask, probability = predict_unet(model, arrays, params, device=device, threads=threads)
-            return mask, probability, {"device": device, "flip_tta": params.flip_tta}
+            extra = {
+                "device": device,
+                "flip_tta": params.flip_tta,
+                "threshold": params.threshold,
+                "min_lesion_mm3": params.min_lesion_mm3,
+            }
+            return mask, probability, extra
 
         return run
 
