@@ -719,6 +719,7 @@ def metrics_case_tables(wildcards):
 # Report entries of the ranking job's files, by group (lesionbench.ranking.outputs).
 RANKING_REPORT = {
     "leaderboard": ("leaderboard", "5. Ranking", "leaderboard"),
+    "story": ("story", "5. Ranking", "story"),
     "table": ("ranking_tables", "5. Ranking", "analysis tables"),
     "stratum": ("leaderboard_strata", "5. Ranking", "strata"),
     "figure": ("figures/{name}", "6. Figures", "{metric}"),

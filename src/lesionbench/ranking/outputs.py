@@ -86,6 +86,7 @@ def ranking_files(options: RankingOptions) -> list[RankingFile]:
             "leaderboard", paths.LEADERBOARD, "leaderboard", "leaderboard", {"table": "leaderboard (MS-SEG 2016 style)"}
         ),
         RankingFile("leaderboard_md", paths.LEADERBOARD_MD),
+        RankingFile("story", paths.RANKING_STORY, "story", "story", {"table": "story"}),
     ]
     files += [RankingFile(name, paths.ranking_table(name), "table", name, {"table": name}) for name in ANALYSIS_TABLES]
     if options.n_bootstrap > 0:

@@ -1,6 +1,7 @@
 """One call that writes everything the ranking stage publishes (used by the CLI and the workflow).
 
-Into ``out``: ``leaderboard.tsv``/``.md`` (rule in :mod:`.leaderboard`), the challengeR-style analysis
+Into ``out``: ``leaderboard.tsv``/``.md`` (rule in :mod:`.leaderboard`), ``story.md`` (how the
+methods compare with the raters, per center: :mod:`.story`), the challengeR-style analysis
 tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance.tsv``,
 ``missing.tsv``; with bootstrap ``bootstrap_summary.tsv``, ``kendall_tau.tsv``,
 ``kendall_tau_summary.tsv``), ``leaderboard_by_<stratum>.tsv`` and, optionally, the figures
@@ -19,6 +20,7 @@ from ..errors import ConfigError
 from .analysis import Analysis, analyse, analysis_tables
 from .leaderboard import leaderboard_markdown, mark_sandboxes, msseg_leaderboard, unsandboxed_note
 from .options import RankingOptions
+from .story import demo_story
 from .strata import leaderboard_by_stratum
 
 #: Figures drawn per analysis metric, ``figures/<name>_<metric>.png``.
@@ -54,6 +56,9 @@ def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -
         leaderboard_markdown(
             board, title=f"Leaderboard (reference {options.reference})", note=unsandboxed_note(sandboxes)
         )
+    )
+    (out / "story.md").write_text(
+        demo_story(table, reference=options.reference, rater_reference=options.rater_reference or "loo")
     )
     rng = np.random.default_rng(options.seed)
     analysis = analyse(

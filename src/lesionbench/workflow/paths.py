@@ -161,6 +161,8 @@ METRICS_TABLE = f"{RESULTS}/metrics/metrics.tsv"
 RANKING_DIR = f"{RESULTS}/ranking"
 LEADERBOARD = f"{RANKING_DIR}/leaderboard.tsv"
 LEADERBOARD_MD = f"{RANKING_DIR}/leaderboard.md"
+#: The run's story: how the methods compare with the raters, per center (lesionbench.ranking.story).
+RANKING_STORY = f"{RANKING_DIR}/story.md"
 
 
 def metrics_case(case: str = "{case}") -> str:
