@@ -52,7 +52,7 @@ DEFAULT_JOBS: dict[str, int] = {
 }
 
 # A top-level line of a rule file: a rule, a checkpoint, `localrules:`, an `if` around rules, or an include.
-_RULE_FILE_LINE = re.compile(r"^(rule \w+:|checkpoint \w+:|localrules:|if .+:|include: .+)$")
+_RULE_FILE_LINE = re.compile(r"^(rule \w+:|checkpoint \w+:|use rule \w+ as \w+ with:|localrules:|if .+:|include: .+)$")
 
 
 def test_rule_files_hold_only_rules():
