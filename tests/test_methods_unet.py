@@ -406,3 +406,10 @@ def test_training_job_records_the_validation_and_inference_uses_the_chosen_postp
         record["inference_threshold"],
         record["inference_min_lesion_mm3"],
     )
+
+
+def test_best_weights_ignore_an_undefined_score():
+    net = unet.build_network(2, unet.UNetParams(**SMALL))
+    best = unet.BestWeights()
+    assert best.offer(1, float("nan"), net) and best.offer(2, 0.1, net) and not best.offer(3, 0.1, net)
+    assert (best.iteration, best.score) == (2, 0.1)

@@ -289,6 +289,7 @@ class BestWeights:
         self.state: dict[str, torch.Tensor] | None = None
 
     def offer(self, iteration: int, score: float, model: torch.nn.Module) -> bool:
+        score = -math.inf if math.isnan(score) else float(score)  # an undefined score never wins
         if self.score is not None and not score > self.score:
             return False
         self.iteration, self.score = iteration, float(score)
