@@ -203,7 +203,8 @@ def test_spatial_augmentation_keeps_images_and_labels_aligned():
     centre = sampler.lesion[0][0]
     x, y = sampler._resampled(0, centre, np.eye(3))
     window = tuple(slice(int(c), int(c) + 16) for c in centre)
-    assert np.allclose(x, sampler.images[0][(slice(None), *window)]) and np.array_equal(y, sampler.labels[0][window])
+    np.testing.assert_allclose(x, sampler.images[0][(slice(None), *window)], atol=1e-5)
+    assert np.array_equal(y, sampler.labels[0][window])
     # every patch rotated and scaled: channel 0 is the label itself, so the resampled label is
     # exactly channel 0 >= 0.5 wherever the two were interpolated from the same voxels
     params = unet.UNetParams(**SMALL, spatial_p=1.0, rotation_deg=30.0, scale_range=(0.8, 1.25))

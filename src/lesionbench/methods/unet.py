@@ -159,6 +159,10 @@ class PatchSampler:
         self.lesion_fraction = float(lesion_fraction)
         half = [p // 2 for p in self.patch]
         self.half = np.array(half, dtype=float)
+        # every patch voxel's offset from the patch's turning point, and the patch's corners
+        grid = np.stack(np.meshgrid(*[np.arange(p, dtype=np.float64) for p in self.patch], indexing="ij"), axis=-1)
+        self.offsets = (grid.reshape(-1, 3) - self.half).astype(np.float32)
+        self.corners = np.array(list(itertools.product(*[(0.0, p - 1.0) for p in self.patch]))) - self.half
         pad = [(0, 0)] + [(h, p - h) for h, p in zip(half, self.patch)]
         self.images, self.labels, self.lesion, self.brain, self.spacings = [], [], [], [], []
         for case in cases:
@@ -176,18 +180,31 @@ class PatchSampler:
 
     def _resampled(self, i: int, centre: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # patch voxel o <- padded image at centre + half + M (o - half): the transform turns about
-        # the sampled voxel, which the plain patch has at o = half (identity = plain patch)
-        offset = centre + self.half - matrix @ self.half
-        image = np.stack(
-            [
-                ndimage.affine_transform(ch, matrix, offset=offset, output_shape=self.patch, order=1, cval=0.0)
-                for ch in self.images[i]
-            ]
-        )
-        label = ndimage.affine_transform(
-            self.labels[i].astype(np.float32), matrix, offset=offset, output_shape=self.patch, order=1, cval=0.0
-        )
-        return image.astype(np.float32), (label >= 0.5).astype(np.uint8)
+        # the sampled voxel, which the plain patch has at o = half (identity = plain patch).
+        # Trilinear interpolation of the images and the label together (torch grid_sample, zeros
+        # outside the image) on the box of the image that the sample points span (an affine map
+        # of the patch spans the box of its 8 corners).
+        matrix = np.asarray(matrix, dtype=np.float64)
+        origin = centre + self.half
+        corners = self.corners @ matrix.T + origin
+        shape = np.array(self.labels[i].shape)
+        low = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, shape - 1)
+        high = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 1, low + 1, shape)
+        box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
+        block = np.concatenate([self.images[i][(slice(None), *box)], self.labels[i][box][None].astype(np.float32)])
+        # grid_sample's grid is (x, y, z) = (last, middle, first) array axis, scaled to [-1, 1]
+        scale = 2.0 / np.maximum(high - low - 1, 1)
+        linear = (matrix * scale[:, None]).T[:, ::-1]
+        shift = ((origin - low) * scale - 1.0)[::-1]
+        normalized = (self.offsets @ linear.astype(np.float32) + shift.astype(np.float32)).reshape(*self.patch, 3)
+        out = torch.nn.functional.grid_sample(
+            torch.from_numpy(block)[None],
+            torch.from_numpy(np.ascontiguousarray(normalized))[None],
+            mode="bilinear",
+            padding_mode="zeros",
+            align_corners=True,
+        )[0].numpy()
+        return np.ascontiguousarray(out[:-1]), (out[-1] >= 0.5).astype(np.uint8)
 
     def sample(
         self, batch_size: int, rng: np.random.Generator, params: UNetParams | None = None
@@ -240,7 +257,7 @@ def augment(
                     x[b, c] = ((x[b, c] - low) / (high - low)) ** gamma * (high - low) + low
         if rng.random() < params.noise_p:
             sigma = rng.uniform(0.0, params.noise_std)
-            x[b] = x[b] + rng.normal(0.0, sigma, size=x[b].shape).astype(np.float32)
+            x[b] = x[b] + np.float32(sigma) * rng.standard_normal(size=x[b].shape, dtype=np.float32)
     return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y)
 
 
