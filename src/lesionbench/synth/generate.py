@@ -35,16 +35,43 @@ from .acquisition import (
     sample_on_grid,
 )
 from .anatomy import SubjectWarp, TemplateAnatomy, load_template_anatomy, random_subject_warp
+from .confounders import (
+    Mimics,
+    apply_lesion_rims,
+    b1_field,
+    gibbs_keep,
+    mimic_signals,
+    phase_axes,
+    psf_voxels,
+    truncate_kspace,
+    vary_lesion_contrast,
+)
 from .lesions import Lesion, LesionMaps, LesionModel, render_lesions, sample_lesions
 from .physics import modality_signal
-from .plan import SYNTH_MODALITIES, TRUTH_TISSUES, CasePlan, Preset, case_files, get_preset
+from .plan import SYNTH_MODALITIES, TRUTH_TISSUES, CasePlan, Difficulty, Preset, case_files, get_preset
 from .protocols import CENTER_PROTOCOLS, RELAXATION, TISSUES, CenterProtocol
 from .raters import delineate, make_rater_panel, prepare_rater_inputs
 
 #: Seed of the fixed rater panel: the same simulated experts read every case of every cohort.
 RATER_PANEL_SEED = 20160617
 
-_STREAMS = {"warp": 1, "lesions": 2, "pose": 3, "flair": 4, "t1": 5, "t2pd": 6, "t2": 7, "pd": 8, "raters": 100}
+_STREAMS = {
+    "warp": 1,
+    "lesions": 2,
+    "pose": 3,
+    "flair": 4,
+    "t1": 5,
+    "t2pd": 6,
+    "t2": 7,
+    "pd": 8,
+    "mimics": 9,
+    "b1": 10,
+    "lesion_contrast": 11,
+    "raters": 100,
+}
+
+#: FLAIR gain over normal white matter above which a confounder is off-limits to raters' false positives.
+RATER_MIMIC_GAIN = 0.12
 
 
 def _stream(seed: int, name: str, index: int = 0) -> np.random.Generator:
@@ -73,6 +100,8 @@ class SimulatedCase:
     transforms: dict
     warp_to_subject: tuple[np.ndarray, np.ndarray]
     summary: dict
+    #: On the FLAIR grid: FLAIR gain of the non-lesion confounders over normal white matter.
+    mimic_gain: np.ndarray | None = None
 
     @property
     def truth_mask(self) -> np.ndarray:
@@ -179,12 +208,16 @@ def _subject_anatomy(plan: CasePlan, spec: Preset, anatomy: TemplateAnatomy) -> 
     return warp, ventricle_enlargement
 
 
-def _subject_lesions(plan: CasePlan, spec: Preset, anatomy: TemplateAnatomy) -> tuple[list[Lesion], float, LesionMaps]:
-    """Step 2, lesions (stream ``lesions``): draw the lesions, then render them on the template grid."""
+def _subject_lesions(
+    plan: CasePlan, spec: Preset, anatomy: TemplateAnatomy, difficulty: Difficulty
+) -> tuple[list[Lesion], float, LesionMaps]:
+    """Step 2, lesions (stream ``lesions``; ``lesion_contrast`` for faintness, region contrast and
+    rims): draw the lesions, vary their contrast, then render them on the template grid."""
     lesion_rng = _stream(plan.seed, "lesions")
     model = lesion_model_for(spec)
     lesions, severity = sample_lesions(anatomy, model, lesion_rng)
-    lesion_maps = render_lesions(lesions, anatomy, model, lesion_rng)
+    vary_lesion_contrast(lesions, difficulty, _stream(plan.seed, "lesion_contrast"))
+    lesion_maps = apply_lesion_rims(render_lesions(lesions, anatomy, model, lesion_rng), lesions)
     return lesions, severity, lesion_maps
 
 
@@ -232,14 +265,18 @@ def _sample_series(
     anatomy: TemplateAnatomy,
     warp: SubjectWarp,
     geometry: SeriesGeometry,
+    psf: dict[str, tuple[float, ...]] | None = None,
+    mimics: Mimics | None = None,
 ) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
     """Step 5, imaging (no draws): blur each signal by its series' PSF and sample it on the raw grid.
 
-    Returns the noise-free image per modality and, on the FLAIR grid, the lesion fraction and
-    the csf/gm/wm fractions (the truth maps).
+    ``psf``: the voxel each series' PSF is built for (default the acquired voxel). Returns the
+    noise-free image per modality and, on the FLAIR grid, the lesion fraction and the csf/gm/wm
+    fractions (the truth maps), then, with ``mimics``, their FLAIR gain.
     """
     h = anatomy.spacing_mm
-    axcodes, voxels, grids, poses = geometry.axcodes, geometry.voxels, geometry.grids, geometry.poses
+    axcodes, grids, poses = geometry.axcodes, geometry.grids, geometry.poses
+    voxels = psf if psf is not None else geometry.voxels
     blurred = {
         m: ndimage.gaussian_filter(
             signals[m], sigma=psf_sigma_vox(axcodes[_SERIES_OF[m]], voxels[_SERIES_OF[m]], h), mode="constant"
@@ -251,8 +288,12 @@ def _sample_series(
     max_sigma_mm = max(max(psf_sigma_vox(axcodes[s], voxels[s], h)) for s in grids) * h
     support = anatomy.outside_distance_mm <= warp.max_displacement_mm + 3.0 * max_sigma_mm + 2.0 * h
     flair_maps = [blurred["flair"], lesion_maps.fraction, anatomy.csf * keep, anatomy.gm * keep, anatomy.wm * keep]
+    orders = [1] * 5
+    if mimics is not None:
+        flair_maps.append(mimics.flair_gain)
+        orders.append(1)
     sampled_flair = sample_on_grid(
-        flair_maps, [1] * 5, anatomy.affine, grids["flair"], poses["flair"], warp.to_template, support
+        flair_maps, orders, anatomy.affine, grids["flair"], poses["flair"], warp.to_template, support
     )
     sampled = {"flair": sampled_flair[0]}
     sampled["t1"] = sample_on_grid(
@@ -270,12 +311,15 @@ def _scanner_images(
     geometry: SeriesGeometry,
     sampled: dict[str, np.ndarray],
     per_tissue: dict[str, dict[str, float]],
+    difficulty: Difficulty | None = None,
 ) -> dict[str, RawImage]:
     """Step 6, scanner (one stream per modality, ``t2pd`` for the shared T2/PD bias field).
 
-    Per modality, in this order: bias field, white-matter level, Rician noise; then quantization
-    to the center's stored type.
+    Per modality, in this order: k-space truncation of partial phase resolution (Gibbs ringing;
+    no draws), bias field, white-matter level, Rician noise; then quantization to the center's
+    stored type.
     """
+    difficulty = difficulty if difficulty is not None else Difficulty.off()
     field = float(plan.field_strength)
     fmt = protocol.image_format
     images: dict[str, RawImage] = {}
@@ -291,7 +335,9 @@ def _scanner_images(
             bias = bias_field(geometry.grids[series].shape, protocol.bias, rng)
         wm_level = fmt.wm_level[modality] * float(rng.uniform(0.9, 1.1))
         gain = wm_level / per_tissue[modality]["wm"]
-        noisy = rician_noise(sampled[modality] * gain * bias, protocol.noise * wm_level, rng)
+        keep = gibbs_keep(protocol, series, difficulty)
+        signal = truncate_kspace(sampled[modality], phase_axes(geometry.axcodes[series], series), keep)
+        noisy = rician_noise(signal * gain * bias, protocol.noise * wm_level, rng)
         stored = quantize(noisy, fmt.dtype, fmt.scaled)
         images[modality] = RawImage(
             data=stored,
@@ -369,6 +415,8 @@ def _lesion_table(
                 "region": les.region,
                 "shape": les.shape,
                 "black_hole": bool(les.black_hole),
+                "faint": bool(les.faint),
+                "rim": round(float(les.rim), 4),
                 "volume_mm3": counts[les.lesion_id] * voxel_volume,
                 "partial_volume_mm3": soft[les.lesion_id] * voxel_volume,
                 "target_volume_mm3": les.target_volume_mm3,
@@ -400,10 +448,12 @@ def _delineate_raters(
     brain: np.ndarray,
     spacing: tuple[float, float, float],
     table: pd.DataFrame,
+    exclude: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Step 9, raters (stream ``raters`` + k for rater k; the panel from :data:`RATER_PANEL_SEED`).
 
-    Returns each rater's mask and, per row of ``table``, how many raters detected that lesion.
+    ``exclude``: voxels where no false-positive blob may land (the confounders: experts know
+    them). Returns each rater's mask and, per row of ``table``, how many raters detected that lesion.
     """
     panel = make_rater_panel(n_raters, np.random.default_rng(RATER_PANEL_SEED))
     ids = table["lesion_id"].to_numpy(dtype=np.int64) if len(table) else np.zeros(0, np.int64)
@@ -417,6 +467,7 @@ def _delineate_raters(
         table["volume_mm3"].to_numpy() if len(table) else np.zeros(0),
         table["contrast_flair"].to_numpy() if len(table) else np.zeros(0),
         table["group"].to_numpy() if len(table) else np.zeros(0),
+        exclude=exclude,
     )
     rater_masks = []
     detected_count = np.zeros(len(ids), dtype=int)
@@ -461,15 +512,23 @@ def _transforms_record(
     }
 
 
-def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateAnatomy | None = None) -> SimulatedCase:
+def simulate_case(
+    plan: CasePlan,
+    preset: str,
+    n_raters: int,
+    anatomy: TemplateAnatomy | None = None,
+    difficulty: Difficulty | None = None,
+) -> SimulatedCase:
     """Simulate one case in memory: raw images, rater masks and truth, nothing written.
 
     ``anatomy``: the template anatomy on the preset's grid when the caller has it already
     (:func:`~lesionbench.synth.anatomy.read_template_anatomy`); built here otherwise.
+    ``difficulty``: overrides the preset's (e.g. :meth:`Difficulty.off`, or one effect alone).
     The steps, each drawing only from its own named stream (``docs/synthetic-cohort.md``):
     anatomy, lesions, tissue signal, series geometry, imaging, scanner, truth, lesion table, raters.
     """
     spec = get_preset(preset)
+    difficulty = difficulty if difficulty is not None else spec.difficulty
     case_files(plan, n_raters)  # validates n_raters
     protocol = CENTER_PROTOCOLS[plan.center]
     field = float(plan.field_strength)
@@ -481,11 +540,16 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         )
 
     warp, ventricle_enlargement = _subject_anatomy(plan, spec, anatomy)
-    lesions, severity, lesion_maps = _subject_lesions(plan, spec, anatomy)
+    lesions, severity, lesion_maps = _subject_lesions(plan, spec, anatomy, difficulty)
     signals, per_tissue = _signal_maps(anatomy, lesion_maps, protocol, field)
+    mimics = mimic_signals(anatomy, lesion_maps.fraction, protocol, field, difficulty, _stream(plan.seed, "mimics"))
+    b1 = b1_field(anatomy, protocol.b1_log_range * difficulty.b1, _stream(plan.seed, "b1"))
+    for m in SYNTH_MODALITIES:
+        signals[m] = (signals[m] + mimics.delta[m]) * b1
     geometry = _series_geometry(plan, spec, protocol, anatomy)
-    sampled, truth_maps = _sample_series(signals, lesion_maps, anatomy, warp, geometry)
-    images = _scanner_images(plan, protocol, geometry, sampled, per_tissue)
+    psf = psf_voxels(geometry.voxels, geometry.axcodes, protocol, difficulty)
+    sampled, truth_maps = _sample_series(signals, lesion_maps, anatomy, warp, geometry, psf, mimics)
+    images = _scanner_images(plan, protocol, geometry, sampled, per_tissue, difficulty)
     flair_affine = geometry.grids["flair"].affine
     fraction, truth, labels, tissues = _truth_on_flair_grid(truth_maps, lesion_maps, anatomy, warp, geometry)
     contrast = _lesion_contrast(lesions, protocol, field, per_tissue)
@@ -496,7 +560,14 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
 
     brain = (sum(tissues.values()) + fraction) >= 0.5
     flair = images["flair"].data.astype(np.float32)
-    rater_masks, detected_count = _delineate_raters(plan, n_raters, truth, labels, flair, brain, spacing, table)
+    mimic_gain = truth_maps[4]
+    # Experts do not outline the confounders: no false-positive blob (radius <= 2.2 mm) reaches them.
+    reach = np.ceil(2.5 / np.array(spacing)).astype(int)
+    ball = np.ones(tuple(2 * r + 1 for r in reach), bool)
+    exclude = ndimage.binary_dilation(mimic_gain >= RATER_MIMIC_GAIN, structure=ball)
+    rater_masks, detected_count = _delineate_raters(
+        plan, n_raters, truth, labels, flair, brain, spacing, table, exclude
+    )
     if len(table):
         table["n_raters_detected"] = detected_count
 
@@ -519,6 +590,8 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         "rater_pairwise_dice_mean": round(float(np.mean(pair)), 4) if pair else None,
         "rater_dice_vs_truth": [round(dice(m, truth), 4) for m in rater_masks],
         "flair_lesion_contrast_median": round(float(np.median(contrast["flair"])), 4) if lesions else None,
+        "n_lesions_faint": int(sum(les.faint for les in lesions)),
+        "difficulty": {k: float(v) for k, v in vars(difficulty).items()},
     }
     return SimulatedCase(
         plan=plan,
@@ -532,6 +605,7 @@ def simulate_case(plan: CasePlan, preset: str, n_raters: int, anatomy: TemplateA
         transforms=_transforms_record(plan, n_raters, images, geometry, warp, ventricle_enlargement),
         warp_to_subject=(warp.to_subject.field, warp.to_subject.affine),
         summary=summary,
+        mimic_gain=mimic_gain,
     )
 
 

@@ -59,6 +59,10 @@ class Lesion:
     ripple_freq: np.ndarray = field(default_factory=lambda: np.zeros(0))
     ripple_phase: np.ndarray = field(default_factory=lambda: np.zeros(0))
     ripple_amp: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Set by :func:`~lesionbench.synth.confounders.vary_lesion_contrast`: prolongation cut (faint)
+    #: and the fraction of the core's prolongation reached at the rim (1 = uniform).
+    faint: bool = False
+    rim: float = 1.0
 
 
 def _relaxation(rng: np.random.Generator, model: LesionModel) -> tuple[float, float, float, bool]:
@@ -190,6 +194,8 @@ class LesionMaps:
     t1_factor: np.ndarray
     t2_factor: np.ndarray
     pd: np.ndarray
+    #: 0 at the owning lesion's border, 1 at its centre (normalised ellipsoidal depth).
+    depth: np.ndarray | None = None
 
 
 def render_lesions(
@@ -202,6 +208,7 @@ def render_lesions(
     edge = max(model.edge_mm, 0.3 * h)
     fraction = np.zeros(shape, np.float32)
     labels = np.zeros(shape, np.int32)
+    depth = np.zeros(shape, np.float32)
     inv = np.linalg.inv(anatomy.affine)
     for lesion in lesions:
         reach = lesion.semi_axes_mm.max() * (1.0 + lesion.ripple_amp.sum()) + 4 * edge + h
@@ -227,6 +234,7 @@ def render_lesions(
         take = frac > sub_f
         sub_f[take] = frac[take]
         labels[box][take] = lesion.lesion_id
+        depth[box][take] = np.clip((1.0 + ripple - rho) / (1.0 + ripple), 0.0, 1.0)[take]
     # Lesions live in parenchyma: never in ventricles, sulci or outside the brain.
     fraction = np.minimum(fraction, anatomy.gm + anatomy.wm)
     labels[fraction < 0.01] = 0
@@ -246,4 +254,5 @@ def render_lesions(
         t1f[inside] = lut_t1[labels[inside]] * texture[inside]
         t2f[inside] = lut_t2[labels[inside]] * texture[inside] * (0.85 + 0.3 * fraction[inside])
         pd[inside] = lut_pd[labels[inside]]
-    return LesionMaps(fraction=fraction, labels=labels, t1_factor=t1f, t2_factor=t2f, pd=pd)
+    depth[labels == 0] = 0.0
+    return LesionMaps(fraction=fraction, labels=labels, t1_factor=t1f, t2_factor=t2f, pd=pd, depth=depth)

@@ -9,7 +9,7 @@ see ``docs/data-and-preprocessing.md`` section 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from ..cohort.layout import (
     MSSEG2016_CENTERS,
@@ -28,6 +28,48 @@ TRUTH_TISSUES: tuple[str, ...] = ("csf", "gm", "wm")
 
 
 @dataclass(frozen=True)
+class Difficulty:
+    """What makes the synthetic images hard, each effect a scale (0 = off, 1 = the documented strength).
+
+    FLAIR-hyperintense structures that are not lesions: ``ependymal`` (periventricular lining and
+    caps at the frontal and occipital horns), ``septum_choroid`` (septum pellucidum and choroid
+    plexus), ``csf_inflow`` (inflow artifact in the third and fourth ventricles, FLAIR only),
+    ``cortex`` (mildly hyperintense cortex), ``dirty_wm`` (diffuse "dirty-appearing" white
+    matter). Lesions: ``faint_fraction`` (probability that a lesion's T1/T2 prolongation is
+    cut to 15-40 %; any value > 0 also spreads every lesion's prolongation), ``lesion_rim`` (core/rim profile), ``region_contrast`` (lower
+    contrast of juxtacortical lesions, FLAIR-weak infratentorial ones). Scanner, scaling each
+    center's protocol values: ``gibbs`` (k-space truncation of partial phase resolution),
+    ``slice_profile`` (wider-than-nominal 2-D slice profile), ``b1`` (transmit-field central
+    brightening). The model and its sources: ``docs/synthetic-cohort.md``, "Realistic difficulty".
+    """
+
+    ependymal: float = 1.0
+    septum_choroid: float = 1.0
+    csf_inflow: float = 1.0
+    cortex: float = 1.0
+    dirty_wm: float = 1.0
+    faint_fraction: float = 0.25
+    lesion_rim: float = 1.0
+    region_contrast: float = 1.0
+    gibbs: float = 1.0
+    slice_profile: float = 1.0
+    b1: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not value >= 0.0 or (f.name == "faint_fraction" and value > 1.0):
+                raise ConfigError(
+                    f"synthetic difficulty {f.name} must be >= 0 (a probability for faint_fraction), not {value!r}"
+                )
+
+    @classmethod
+    def off(cls) -> Difficulty:
+        """Every effect off: the generator's images as before these effects existed."""
+        return cls(**{f.name: 0.0 for f in fields(cls)})
+
+
+@dataclass(frozen=True)
 class Preset:
     """Size and resolution of a synthetic cohort.
 
@@ -35,7 +77,8 @@ class Preset:
     template-space grid on which anatomy, lesions and signals are built; ``voxel_3d_mm`` is the
     nominal 3-D FLAIR/T1 voxel, ``voxel_2d_mm`` the 2-D T2/PD (in-plane, slice) voxel, both
     before each center's own factors. Lesion-model scales: ``lesion_count_mean`` (negative
-    binomial mean), ``lesion_volume_median_mm3`` (log-normal median).
+    binomial mean), ``lesion_volume_median_mm3`` (log-normal median). ``difficulty``: the
+    confounders, lesion heterogeneity and scanner artifacts (:class:`Difficulty`).
     """
 
     name: str
@@ -47,6 +90,7 @@ class Preset:
     lesion_count_mean: float
     lesion_volume_median_mm3: float
     fov_margin_mm: float = 12.0
+    difficulty: Difficulty = field(default_factory=Difficulty)
 
     @property
     def n_cases(self) -> int:

@@ -114,6 +114,14 @@ class CenterProtocol:
     image_format: ImageFormat
     #: Scanner-frame position (mm) of the head centre: where the table puts the head.
     head_position_mm: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+    #: Fraction of the k-space extent acquired along the phase-encode axes (the rest zero-filled,
+    #: hence Gibbs ringing): 3-D series along AP and LR, the 2-D series along AP.
+    phase_resolution_3d: float = 1.0
+    phase_resolution_2d: float = 1.0
+    #: FWHM of the 2-D slice profile relative to the nominal slice thickness.
+    slice_profile_2d: float = 1.0
+    #: Peak-to-peak log-range over the brain of the transmit (B1) central brightening.
+    b1_log_range: float = 0.0
 
 
 _WM_LEVEL_SIEMENS = {"flair": 300.0, "t1": 700.0, "t2": 250.0, "pd": 900.0}
@@ -132,6 +140,10 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
         axcodes_2d=("L", "P", "S"),
         image_format=ImageFormat(dtype="int16", scaled=False, wm_level=_WM_LEVEL_SIEMENS),
         head_position_mm=(1.5, -12.0, 22.0),
+        phase_resolution_3d=0.9,
+        phase_resolution_2d=0.8,
+        slice_profile_2d=1.2,
+        b1_log_range=0.2,
     ),
     "07": CenterProtocol(
         center="07",
@@ -148,6 +160,10 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
             dtype="int16", scaled=False, wm_level={k: 0.8 * v for k, v in _WM_LEVEL_SIEMENS.items()}
         ),
         head_position_mm=(-2.0, 8.0, -35.0),
+        phase_resolution_3d=0.9,
+        phase_resolution_2d=0.75,
+        slice_profile_2d=1.25,
+        b1_log_range=0.06,
     ),
     "08": CenterProtocol(
         center="08",
@@ -164,6 +180,10 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
             dtype="uint16", scaled=True, wm_level={"flair": 1.35, "t1": 2.1, "t2": 0.9, "pd": 2.6}
         ),
         head_position_mm=(0.0, 25.0, 10.0),
+        phase_resolution_3d=0.85,
+        phase_resolution_2d=0.8,
+        slice_profile_2d=1.2,
+        b1_log_range=0.2,
     ),
     "03": CenterProtocol(
         center="03",
@@ -180,5 +200,9 @@ CENTER_PROTOCOLS: dict[str, CenterProtocol] = {
             dtype="float32", scaled=False, wm_level={"flair": 1100.0, "t1": 1500.0, "t2": 600.0, "pd": 1800.0}
         ),
         head_position_mm=(-4.0, -30.0, 5.0),
+        phase_resolution_3d=0.85,
+        phase_resolution_2d=0.7,
+        slice_profile_2d=1.35,
+        b1_log_range=0.25,
     ),
 }

@@ -90,7 +90,9 @@ def prepare_rater_inputs(
     lesion_volume_mm3: np.ndarray,
     lesion_contrast: np.ndarray,
     lesion_groups: np.ndarray,
+    exclude: np.ndarray | None = None,
 ) -> RaterInputs:
+    """What every rater of a case sees; ``exclude`` marks voxels no false-positive blob may cover."""
     spacing = tuple(float(s) for s in spacing)  # type: ignore[assignment]
     half = 0.5 * min(spacing)
     outside = np.full(truth.shape, 1e3, dtype=np.float32)
@@ -117,6 +119,8 @@ def prepare_rater_inputs(
     groups = {g: ids for g, ids in groups.items() if len(ids) > 1}
     interior = ndimage.binary_erosion(brain, iterations=2)
     far = outside > 3.0
+    if exclude is not None:
+        far &= ~exclude
     values = flair[interior & far]
     if values.size:
         threshold = np.percentile(values, 99.7)
