@@ -31,13 +31,20 @@ echo "local wall time: ${local_wall} s"
 echo "== SLURM run"
 TEST_FLAGS=(--slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2
     --jobs 4 --cores 2 --latency-wait 10)
+# once a second: how many SLURM jobs are pending or running (the seconds with none are the
+# cluster's idle time: the executor's status polling, submission, and the submit host's local rules)
+( while sleep 1; do echo "$(squeue -h 2>/dev/null | wc -l)"; done ) > "$WORK/squeue.trace" &
+tracer=$!
 start=$(date +%s)
 "${SMK[@]}" --directory "$WORK/slurm" --workflow-profile "$REPO/profiles/slurm" "${TEST_FLAGS[@]}" \
-    > "$WORK/slurm.log" 2>&1 || { tail -80 "$WORK/slurm.log"; exit 1; }
+    > "$WORK/slurm.log" 2>&1 || { kill "$tracer"; tail -80 "$WORK/slurm.log"; exit 1; }
 wall=$(( $(date +%s) - start ))
+kill "$tracer" 2> /dev/null || true
 jobs=$(grep -c "has been submitted with SLURM jobid" "$WORK/slurm.log" || true)
+idle=$(grep -c "^0$" "$WORK/squeue.trace" || true)
 ratio=$(awk -v s="$wall" -v l="$local_wall" 'BEGIN { printf "%.2f", s / l }')
 echo "SLURM wall time: ${wall} s, jobs submitted: ${jobs}, SLURM/local: ${ratio}"
+echo "seconds with no SLURM job pending or running: ${idle} of ${wall} (status polling, submission, local rules)"
 
 status=0
 for f in results/metrics/metrics.tsv results/ranking/leaderboard.tsv; do
