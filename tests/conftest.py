@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from lesionbench.methods.inputs import CaseArrays
 
 AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
 
@@ -67,3 +71,24 @@ def msseg_tree(tmp_path: Path) -> Path:
         tmp_path / "msseg",
         {"Training": {"01": 2, "07": 1, "08": 1}, "Testing": {"01": 1, "03": 2, "07": 1, "08": 1}},
     )
+
+
+def synthetic_case(seed: int, shape=(24, 24, 20), contrast: float = 2.5, spacing=(1.0, 1.0, 1.0)) -> CaseArrays:
+    """Blocks of lesion in 'white matter' with FLAIR raised by ``contrast`` noise SDs (T1 lowered):
+    a small case of the built-in methods' tests."""
+    from lesionbench.methods.inputs import CaseArrays
+
+    rng = np.random.default_rng(seed)
+    label = np.zeros(shape, bool)
+    for _ in range(4):
+        c = rng.integers(5, np.array(shape) - 5)
+        label[c[0] - 2 : c[0] + 2, c[1] - 2 : c[1] + 2, c[2] - 1 : c[2] + 2] = True
+    brain = np.zeros(shape, bool)
+    brain[1:-1, 1:-1, 1:-1] = True
+    wm = np.full(shape, 0.95, np.float32)
+    priors = np.stack([wm, 1 - wm, np.zeros(shape, np.float32)])
+    flair = rng.normal(50.0, 2.0, shape).astype(np.float32) + contrast * 2.0 * label
+    t1 = rng.normal(70.0, 2.0, shape).astype(np.float32) - 2.0 * label
+    images = np.stack([flair * brain, t1 * brain])
+    label &= brain
+    return CaseArrays(case=f"case{seed}", images=images, brain_mask=brain, spacing=spacing, priors=priors, label=label)

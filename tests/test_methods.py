@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from conftest import write_nifti
+from conftest import synthetic_case, write_nifti
 from lesionbench.errors import ConfigError, GridMismatchError, InputError, NonBinaryMaskError
 from lesionbench.io import Volume, load_volume
 from lesionbench.methods import classical, forest
@@ -150,24 +150,6 @@ def test_dice_hand_worked():
 
 # ---------------------------------------------------------------------------------------------
 # flair_hyperintensity
-
-
-def synthetic_case(seed: int, shape=(24, 24, 20), contrast: float = 2.5, spacing=(1.0, 1.0, 1.0)) -> CaseArrays:
-    """Blocks of lesion in 'white matter' with FLAIR raised by ``contrast`` noise SDs."""
-    rng = np.random.default_rng(seed)
-    label = np.zeros(shape, bool)
-    for _ in range(4):
-        c = rng.integers(5, np.array(shape) - 5)
-        label[c[0] - 2 : c[0] + 2, c[1] - 2 : c[1] + 2, c[2] - 1 : c[2] + 2] = True
-    brain = np.zeros(shape, bool)
-    brain[1:-1, 1:-1, 1:-1] = True
-    wm = np.full(shape, 0.95, np.float32)
-    priors = np.stack([wm, 1 - wm, np.zeros(shape, np.float32)])
-    flair = rng.normal(50.0, 2.0, shape).astype(np.float32) + contrast * 2.0 * label
-    t1 = rng.normal(70.0, 2.0, shape).astype(np.float32) - 2.0 * label
-    images = np.stack([flair * brain, t1 * brain])
-    label &= brain
-    return CaseArrays(case=f"case{seed}", images=images, brain_mask=brain, spacing=spacing, priors=priors, label=label)
 
 
 def test_flair_score_is_a_robust_z_score():

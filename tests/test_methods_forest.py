@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from conftest import synthetic_case
 from lesionbench.errors import ConfigError, InputError
 from lesionbench.methods import forest
 from lesionbench.methods.inputs import CaseArrays
@@ -17,23 +18,6 @@ from lesionbench.metrics.overlap import dice
 INTENSITY_ONLY = dict(
     neighbourhood_mm=0.0, nawm_zscore=False, position_features=False, class_weight="none", tune_threshold=False
 )
-
-
-def blocks_case(seed: int, shape=(24, 24, 20), contrast: float = 2.5, spacing=(1.0, 1.0, 1.0)) -> CaseArrays:
-    """Blocks of lesion in 'white matter', FLAIR raised by ``contrast`` noise SDs, T1 lowered."""
-    rng = np.random.default_rng(seed)
-    label = np.zeros(shape, bool)
-    for _ in range(4):
-        c = rng.integers(5, np.array(shape) - 5)
-        label[c[0] - 2 : c[0] + 2, c[1] - 2 : c[1] + 2, c[2] - 1 : c[2] + 2] = True
-    brain = np.zeros(shape, bool)
-    brain[1:-1, 1:-1, 1:-1] = True
-    wm = np.full(shape, 0.95, np.float32)
-    priors = np.stack([wm, 1 - wm, np.zeros(shape, np.float32)])
-    flair = rng.normal(50.0, 2.0, shape).astype(np.float32) + contrast * 2.0 * label
-    t1 = rng.normal(70.0, 2.0, shape).astype(np.float32) - 2.0 * label
-    images = np.stack([flair * brain, t1 * brain])
-    return CaseArrays(f"case{seed}", images, brain, spacing, priors=priors, label=label & brain)
 
 
 def near_ventricle_case(seed: int, shape=(40, 40, 40)) -> CaseArrays:
@@ -63,7 +47,7 @@ def near_ventricle_case(seed: int, shape=(40, 40, 40)) -> CaseArrays:
 
 
 def test_feature_names_and_order_match_the_volumes():
-    case = blocks_case(0, spacing=(1.0, 1.0, 2.0))
+    case = synthetic_case(0, spacing=(1.0, 1.0, 2.0))
     params = forest.ForestParams(sigmas_mm=(2.0,), contrast_sigma_mm=4.0, neighbourhood_mm=2.0)
     maps = forest.feature_volumes(case, params)
     names = forest.feature_names(["flair", "t1"], params)
@@ -130,7 +114,7 @@ def test_the_literature_features_beat_intensities_alone_where_location_matters()
 
 
 def test_class_weights_raise_recall_on_an_imbalanced_sample():
-    cases = [blocks_case(s, contrast=0.5) for s in range(3)]
+    cases = [synthetic_case(s, contrast=0.5) for s in range(3)]
     recall = {}
     for weight in ("none", "balanced_subsample"):
         params = forest.ForestParams(
@@ -164,7 +148,7 @@ def test_threshold_from_weighted_out_of_bag_votes():
 
 
 def test_training_tunes_the_threshold_and_prediction_uses_it():
-    cases = [blocks_case(s, contrast=3.0) for s in range(3)]
+    cases = [synthetic_case(s, contrast=3.0) for s in range(3)]
     params = forest.ForestParams(n_estimators=20, samples_per_case=600, min_lesion_mm3=0.0)
     trained = forest.train_forest(cases[:2], params, seed=7)
     assert [row["threshold"] for row in trained.threshold_curve] == list(params.thresholds)
@@ -178,7 +162,7 @@ def test_training_tunes_the_threshold_and_prediction_uses_it():
 def test_bad_class_weight_and_missing_priors_are_one_line_errors():
     with pytest.raises(ConfigError, match="class_weight 'balanced' is not one of balanced_subsample, none"):
         forest.ForestParams.from_mapping({"class_weight": "balanced"})
-    case = blocks_case(0)
+    case = synthetic_case(0)
     bare = CaseArrays("c7", case.images, case.brain_mask, case.spacing)
     with pytest.raises(InputError, match="case c7") as caught:
         forest.feature_volumes(bare, forest.ForestParams(use_priors=False))
