@@ -83,13 +83,13 @@ def run_command_case(
     import shutil
     import sys
 
-    from .participants import CommandError, load_participant_result, prepare_command, run_command
+    from .participants import CommandError, load_participant_result, participant_caps, prepare_command, run_command
     from .sandbox import OUTPUT_FILES, collect_outputs
 
     spec = parse_method(entry)
     folder = Path(output)
     root = folder.parent / f".{folder.name}.sandbox"
-    caps = {key: float(value) for key, value in (limits or {}).items() if key in ("max_image_mb", "max_inflated_mb")}
+    caps = participant_caps(limits)
 
     def compute(affine: dict[str, np.ndarray]) -> Compute:
         def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
@@ -144,11 +144,11 @@ def collect_submission_case(
     """Collect one case of a ``submission`` folder: the file is read without trusting it (see
     :mod:`.untrusted`; ``limits``: the config's ``participants`` caps ``max_image_mb`` and
     ``max_inflated_mb``), then grid and binarity are checked; a missing case is recorded."""
-    from .participants import load_submission
+    from .participants import load_submission, participant_caps
 
     spec = parse_method(entry)
     flair_volume = load_volume(flair, case=case)
-    caps = {key: float(value) for key, value in (limits or {}).items() if key in ("max_image_mb", "max_inflated_mb")}
+    caps = participant_caps(limits)
 
     def run() -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         checked = load_submission(

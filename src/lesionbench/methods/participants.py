@@ -272,6 +272,12 @@ def check_result_volume(
     return CheckedMask(mask=binarize_mask(result.data, policy="binary", case=case, path=path), probability=None)
 
 
+def participant_caps(limits: Mapping[str, float] | None) -> dict[str, float]:
+    """The reading caps (``max_image_mb``, ``max_inflated_mb``) of the config's ``participants``
+    section, as keyword arguments of :func:`load_submission` and :func:`load_participant_result`."""
+    return {key: float(value) for key, value in (limits or {}).items() if key in ("max_image_mb", "max_inflated_mb")}
+
+
 def load_submission(
     folder: str | Path,
     pattern: str,
