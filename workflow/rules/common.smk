@@ -49,6 +49,7 @@ if not SHEET.raters.empty:
 CASES = SHEET.case_ids
 CASE_INFO = SHEET.cases.set_index("case_id")
 TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])
+TRAIN_CASES = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "case_id"])
 SYNTHETIC = config["dataset"]["source"] == "synthetic"
 N_RATERS = int(config["synthetic"]["raters"])
 SYNTHETIC_PRESET = config["synthetic"]["preset"]
@@ -127,10 +128,11 @@ def scaled_runtime(base_minutes):
 # Jobs of a few seconds each cost more to schedule on a cluster than to run. Rules that only
 # gather tables or draw summary figures run on the host that runs Snakemake (the localrules
 # lists of the rule files). The per-case rules name one of these groups, so that SLURM gets one
-# job per case and stage instead of one per rule: what runs before the methods, and what runs
-# after the models are trained; harmonization (the Nyul fits and every case's harmonized images)
-# is one more. GPU rules are never grouped (their partition differs). profiles/slurm puts
-# several cases' components in one job (group-components).
+# job per case and stage instead of one per rule: what runs before the methods (case_prep), and
+# what runs after the models are trained (case_eval: a test case's harmonization, inference and
+# scores); harmonization of the training split (the Nyul fits and the training cases' harmonized
+# images) is one more. GPU rules are never grouped (their partition differs). Each group job
+# holds one case (no group-components: the SLURM plugin runs a group job's jobs one at a time).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
 GROUP_HARMONIZE = "harmonize"
@@ -488,8 +490,22 @@ def methods_of_kind(*kinds):
 
 
 def names_regex(names):
-    """A wildcard constraint matching exactly these method names (nothing when empty)."""
+    """A wildcard constraint matching exactly these names (nothing when empty)."""
     return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
+
+
+# harmonize_case (training split) and harmonize_test_case (every other case) share one pattern
+TRAIN_CASES_REGEX = names_regex([case for case in CASES if case in TRAIN_CASES])
+TEST_CASES_REGEX = names_regex([case for case in CASES if case not in TRAIN_CASES])
+# A test case's harmonization joins its evaluation group unless a method that runs outside the
+# groups (a participant's command, a U-Net on a GPU) could read it: a group's job may not depend
+# on a job outside the group that depends on the group again. It is then a job of its own.
+HARMONIZE_TEST_GROUP = (
+    "harmonize_test"
+    if methods_of_kind("command")
+    or any(wants_gpu(METHOD_SPECS[m]) for m in methods_of_kind("unet3d"))
+    else GROUP_CASE_EVAL
+)
 
 
 SKLEARN_METHODS = names_regex(methods_of_kind("flair_hyperintensity", "random_forest"))

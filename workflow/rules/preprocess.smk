@@ -5,9 +5,13 @@
 # only, and QC tables and figures for the report. Input functions are in common.smk.
 
 
+# Summary tables and figures: harmonize_qc samples each case's white matter (qc_max_voxels) for
+# one figure; it needs the test cases' harmonized images, made in their evaluation groups, so as a
+# cluster job it would add a stage after the last of them (14 s on the demo).
 localrules:
     preprocess_table,
     preprocess_overlays,
+    harmonize_qc,
 
 
 if PP["denoise"]:
@@ -148,7 +152,10 @@ rule harmonize_fit_nyul:
 
 # One job per case for every scheme: each image is read once, and a job per (scheme, case)
 # would pay a process start-up and the imports for a few seconds of work. Outputs are named
-# <scheme>_<modality>.
+# <scheme>_<modality>. Training cases are harmonized with the Nyul fits (their images train the
+# methods); a test case is harmonized in its evaluation group (harmonize_test_case, see
+# HARMONIZE_TEST_GROUP), so that on a cluster the fits and the training never wait for the test
+# cases' preprocessing.
 rule harmonize_case:
     input:
         unpack(harmonize_inputs),
@@ -156,6 +163,8 @@ rule harmonize_case:
         **harmonized_outputs(),
     log:
         paths.log("harmonize_case/{case}"),
+    wildcard_constraints:
+        case=TRAIN_CASES_REGEX,
     group:
         GROUP_HARMONIZE
     conda:
@@ -171,6 +180,13 @@ rule harmonize_case:
         reference=histmatch_reference,
     script:
         "../scripts/harmonize_case.py"
+
+
+use rule harmonize_case as harmonize_test_case with:
+    wildcard_constraints:
+        case=TEST_CASES_REGEX,
+    group:
+        HARMONIZE_TEST_GROUP
 
 
 rule harmonize_qc:
