@@ -32,9 +32,10 @@ Scoring by meaning (:func:`classify`)
       minimum lesion volume and a prediction without kept lesion is ``both_empty`` for every
       lesion-wise metric.
     * ``empty_reference``: lesion-wise detection scores on a reference without kept lesion while
-      the prediction has kept lesions: the score is 0 (its ``worst``), the convention the Anima
-      analyser used for MSSEG-2 (2021) cases without new lesions, where such cases are scored
-      by ``n_tested_lesions`` and ``tested_lesion_volume_mm3`` instead.
+      the prediction has kept lesions: the score is 0 (its ``worst``). Anima's analyser, in the
+      empty-reference mode added for MSSEG-2 (2021), reports no detection score on such a case;
+      it scores it by ``n_tested_lesions`` and ``tested_lesion_volume_mm3``, which this table
+      also gives.
     * ``not_applicable``: the metric has no meaning on this case and is never ranked there:
       ``n_tested_lesions``/``tested_lesion_volume_mm3`` when the reference has a kept lesion,
       ``lesion_sensitivity@<bin>`` when no reference lesion falls in the bin.
