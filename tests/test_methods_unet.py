@@ -261,6 +261,27 @@ def test_model_selection_keeps_the_weights_of_the_best_validation_score():
     assert result.postprocess is None  # no validation cases to choose it on
 
 
+def test_model_selection_on_the_moving_average_of_the_validation_score():
+    # w = 0.5 over 0.2, 0.9, 0.3, 0.6, 0.6 (iterations 2..10): 0.2, 0.55, 0.425, 0.5125, 0.55625,
+    # so the last weights win although iteration 4 had the best single score
+    scores = iter([0.2, 0.9, 0.3, 0.6, 0.6])
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+
+    def evaluate(model, iteration):
+        seen[iteration] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        score = next(scores)
+        return {"dice": score, "lesion_f1": score, "dice_f1": score}
+
+    params = unet.UNetParams(**SMALL, iterations=10, validation_every=2, learning_rate=1e-2, selection_smoothing=0.5)
+    result = unet.train_unet([easy_case(0)], params, seed=0, evaluate=evaluate)
+    assert result.best_iteration == 10 and result.best_score == pytest.approx(0.55625)
+    final = result.model.state_dict()
+    assert all(torch.equal(final[k], seen[10][k]) for k in final)
+    rows = [r for r in result.curve if "validation_score" in r]
+    assert [r["validation_score"] for r in rows] == [0.2, 0.9, 0.3, 0.6, 0.6]
+    assert [r["validation_score_smoothed"] for r in rows] == pytest.approx([0.2, 0.55, 0.425, 0.5125, 0.55625])
+
+
 def test_postprocess_choice_on_a_hand_built_validation_case():
     reference = np.zeros((20, 20, 20), bool)
     reference[5:8, 5:8, 5:8] = True  # one 27-voxel lesion
@@ -346,6 +367,7 @@ def test_old_params_and_v1_checkpoints_are_still_valid(tmp_path):
         ({"gamma_range": [1.5, 0.7]}, "gamma_range must be two numbers"),
         ({"validation_every": 0}, "validation_every must be at least 1"),
         ({"iterations_gpu": -1}, "iterations_gpu at least 0"),
+        ({"selection_smoothing": 1.0}, "selection_smoothing must be in"),
     ],
 )
 def test_bad_unet_params_are_refused(params, message):

@@ -201,6 +201,29 @@ def test_lesion_counts_are_overdispersed_and_loads_span_the_target_range():
     assert share["infratentorial"] == pytest.approx(0.10, abs=0.06)
 
 
+def test_lesion_load_floor_adds_lesions_only_to_subjects_below_it():
+    anat = load_template_anatomy(3.0)
+    plain = LesionModel(count_mean=22.0, volume_median_mm3=50.0)
+    floored = LesionModel(count_mean=22.0, volume_median_mm3=50.0, min_load_mm3=1000.0)
+    below = above = 0
+    for seed in range(40):
+        base, _ = sample_lesions(anat, plain, np.random.default_rng(seed))
+        more, _ = sample_lesions(anat, floored, np.random.default_rng(seed))
+        load = sum(lesion.target_volume_mm3 for lesion in base)
+        new_load = sum(lesion.target_volume_mm3 for lesion in more)
+        assert new_load >= 1000.0
+        # the sampled lesions come first, unchanged
+        assert [les.target_volume_mm3 for les in more[: len(base)]] == [les.target_volume_mm3 for les in base]
+        if load >= 1000.0:
+            above += 1
+            assert len(more) == len(base)
+        else:
+            below += 1
+            # drawing stops at the first lesion that reaches the floor
+            assert new_load - more[-1].target_volume_mm3 < 1000.0
+    assert below > 0 and above > 0
+
+
 def test_rendered_lesions_have_their_volume_soft_edges_and_stay_in_parenchyma():
     anat = load_template_anatomy(3.0)
     model = LesionModel(count_mean=10.0, volume_median_mm3=400.0)

@@ -84,8 +84,11 @@ class UNetParams:
     validation_every: int = 100
     #: score of model selection and of the post-processing choice: dice, lesion_f1 or dice_f1
     validation_score: str = "dice_f1"
+    #: model selection on an exponential moving average of the validation score, weight of the
+    #: past in [0, 1) (0: the raw score; nnU-Net selects on such an average, see ``train_unet``)
+    selection_smoothing: float = 0.0
     #: the post-processing grid searched on the validation cases (empty: keep threshold/min_lesion_mm3)
-    postprocess_thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+    postprocess_thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
     postprocess_min_lesion_mm3: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
 
     @classmethod
@@ -106,6 +109,8 @@ class UNetParams:
             low_high = getattr(self, key)
             if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
                 raise ConfigError(f"unet3d: {key} must be two numbers 0 < low <= high, not {list(low_high)}")
+        if not 0.0 <= self.selection_smoothing < 1.0:
+            raise ConfigError(f"unet3d: selection_smoothing must be in [0, 1), not {self.selection_smoothing}")
         if self.validation_every < 1:
             raise ConfigError(f"unet3d: validation_every must be at least 1, not {self.validation_every}")
         if self.iterations < 1 or self.iterations_gpu < 0:
@@ -352,7 +357,10 @@ def train_unet(
     With ``validation`` cases (or an ``evaluate`` function, which replaces the validation pass),
     the network is scored every ``validation_every`` iterations and at the last one, and the
     weights with the best ``validation_score`` are returned; the post-processing is then chosen
-    on the validation cases (:func:`choose_postprocess_on`).
+    on the validation cases (:func:`choose_postprocess_on`). With ``selection_smoothing`` w > 0 the
+    weights are selected on the moving average ``m = w m + (1 - w) score`` (m starts at the first
+    score; a NaN score restarts it), as nnU-Net v2 selects its best checkpoint on an exponential
+    moving average of the validation pseudo-Dice: a few validation cases make single scores noisy.
     """
     torch.set_num_threads(max(1, int(threads)))
     seed_everything(seed)
@@ -368,6 +376,7 @@ def train_unet(
     if evaluate is None and validation:
         evaluate = validation_evaluator(validation, params, device=device, threads=threads)
     best = BestWeights()
+    smoothed: float | None = None
     curve: list[dict[str, float]] = []
     start = time.perf_counter()
     model.train()
@@ -401,8 +410,13 @@ def train_unet(
             scores = evaluate(model, iteration)
             model.train()
             row.update({f"validation_{k}": v for k, v in scores.items() if k != params.validation_score})
-            row["validation_score"] = scores[params.validation_score]
-            best.offer(iteration, scores[params.validation_score], model)
+            raw = float(scores[params.validation_score])
+            row["validation_score"] = raw
+            w = params.selection_smoothing
+            smoothed = raw if smoothed is None or math.isnan(smoothed) else w * smoothed + (1.0 - w) * raw
+            if w > 0:
+                row["validation_score_smoothed"] = smoothed
+            best.offer(iteration, smoothed, model)
         row["seconds"] = time.perf_counter() - start
         curve.append(row)
         if progress is not None:

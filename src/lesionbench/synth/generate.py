@@ -117,7 +117,11 @@ def _voxels(axcodes: tuple[str, str, str], in_plane: float, through: float, slic
 
 
 def lesion_model_for(spec: Preset) -> LesionModel:
-    return LesionModel(count_mean=spec.lesion_count_mean, volume_median_mm3=spec.lesion_volume_median_mm3)
+    return LesionModel(
+        count_mean=spec.lesion_count_mean,
+        volume_median_mm3=spec.lesion_volume_median_mm3,
+        min_load_mm3=1000.0 * spec.lesion_load_min_ml,
+    )
 
 
 def _signal_maps(

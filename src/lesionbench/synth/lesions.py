@@ -39,6 +39,10 @@ class LesionModel:
     black_hole_fraction: float = 0.15
     confluence_rate: float = 0.12
     edge_mm: float = 0.4
+    #: Subject floor on the summed target volume (mm^3): lesions are drawn beyond the sampled count
+    #: until it is reached (at most ``max_count`` lesions). 0 = no floor.
+    min_load_mm3: float = 0.0
+    max_count: int = 150
 
 
 @dataclass
@@ -112,13 +116,20 @@ def sample_lesions(
     severity = float(rng.lognormal(0.0, model.severity_sigma))
     mean = model.count_mean * severity**0.5
     r = model.count_dispersion
-    count = int(np.clip(rng.negative_binomial(r, r / (r + mean)), 2, 150))
+    count = int(np.clip(rng.negative_binomial(r, r / (r + mean)), 2, model.max_count))
     min_volume = max(6.0, 0.7 * anatomy.spacing_mm**3)
     weights = np.array(model.region_weights) / np.sum(model.region_weights)
     shape = anatomy.shape
     lesions: list[Lesion] = []
+    load = 0.0
+
+    def wanted() -> bool:
+        # the sampled count first; then more lesions while the load is under the floor (no extra
+        # draw when the count already reaches it, so such subjects are as without a floor)
+        return len(lesions) < count or (load < model.min_load_mm3 and len(lesions) < model.max_count)
+
     group = 0
-    while len(lesions) < count:
+    while wanted():
         region_i = int(rng.choice(len(LESION_REGIONS), p=weights))
         region = LESION_REGIONS[region_i]
         pool = anatomy.candidates[region]
@@ -144,7 +155,7 @@ def sample_lesions(
                 sat_centre = centre + direction * (parent_r + sat_r) * rng.uniform(0.55, 0.85)
                 members.append((sat_centre, sat_volume, long_axis))
         for centre_i, volume_i, axis_i in members:
-            if len(lesions) >= count:
+            if not wanted():
                 break
             kind, axes, rot, ripple = _shape(rng, volume_i, model, axis_i)
             t1f, t2f, pd, black_hole = _relaxation(rng, model)
@@ -168,6 +179,7 @@ def sample_lesions(
                     ripple_amp=ripple["amp"],
                 )
             )
+            load += volume_i
     return lesions, severity
 
 

@@ -77,7 +77,8 @@ class Preset:
     template-space grid on which anatomy, lesions and signals are built; ``voxel_3d_mm`` is the
     nominal 3-D FLAIR/T1 voxel, ``voxel_2d_mm`` the 2-D T2/PD (in-plane, slice) voxel, both
     before each center's own factors. Lesion-model scales: ``lesion_count_mean`` (negative
-    binomial mean), ``lesion_volume_median_mm3`` (log-normal median). ``difficulty``: the
+    binomial mean), ``lesion_volume_median_mm3`` (log-normal median), ``lesion_load_min_ml`` (the
+    subject's floor on the drawn lesion volume, 0 = none; ``docs/synthetic-cohort.md``). ``difficulty``: the
     confounders, lesion heterogeneity and scanner artifacts (:class:`Difficulty`).
     """
 
@@ -90,6 +91,7 @@ class Preset:
     lesion_count_mean: float
     lesion_volume_median_mm3: float
     fov_margin_mm: float = 12.0
+    lesion_load_min_ml: float = 0.0
     difficulty: Difficulty = field(default_factory=Difficulty)
 
     @property
@@ -127,6 +129,7 @@ PRESETS: dict[str, Preset] = {
         deformation_mm=2.5,
         lesion_count_mean=22.0,
         lesion_volume_median_mm3=50.0,
+        lesion_load_min_ml=1.0,
     ),
     "msseg2016": Preset(
         name="msseg2016",
@@ -146,6 +149,7 @@ PRESETS: dict[str, Preset] = {
         lesion_count_mean=25.0,
         lesion_volume_median_mm3=35.0,
         fov_margin_mm=15.0,
+        lesion_load_min_ml=1.0,
     ),
 }
 
