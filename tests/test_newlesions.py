@@ -193,11 +193,15 @@ def random_blobs(rng, n):
     return mask
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(18))
 def test_detection_counts_agree_with_an_independent_computation(seed):
     rng = np.random.default_rng(seed)
     ref = random_blobs(rng, 6)
-    pred = (ref & random_blobs(rng, 10)) | random_blobs(rng, 4) if seed % 3 else ref ^ random_blobs(rng, 3)
+    pred = [
+        ref ^ random_blobs(rng, 3),
+        (ref & ~random_blobs(rng, 8)) | random_blobs(rng, 3),
+        (ndimage.binary_dilation(ref) & ~random_blobs(rng, 6)) | random_blobs(rng, 2),
+    ][seed % 3]
     spacing = (1.0, 1.0, 1.0) if seed % 2 else (1.0, 0.8, 1.5)
     s = score_new_lesions(ref, pred, spacing)
     nr, npred, det, tp = dense_detection_counts(ref, pred, float(np.prod(spacing)))
