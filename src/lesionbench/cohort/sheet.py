@@ -287,8 +287,8 @@ def validate_case_sheet(
                 case=str(few.index[0]),
                 path=origin,
             )
-    known = CASE_COLUMNS + path_columns
-    ordered = list(known) + [c for c in cases.columns if c not in known]
+    sheet_columns = CASE_COLUMNS + path_columns
+    ordered = list(sheet_columns) + [c for c in cases.columns if c not in sheet_columns]
     return CaseSheet(
         cases=cases[ordered].reset_index(drop=True),
         raters=raters[list(RATER_COLUMNS)].reset_index(drop=True),

@@ -1,0 +1,128 @@
+"""The new-lesion track's leaderboard, in the shape of MSSEG-2 (MICCAI 2021).
+
+MSSEG-2 scored two kinds of test cases apart (``docs/metrics.md``, "New lesions"): on cases
+whose reference has a new lesion, lesion-wise F1 and Dice; on cases without one, the number and
+the volume of the lesions a method reports (0 is perfect). A case without new lesions is never
+turned into a worst F1 or Dice: the long table marks those metrics ``not_applicable`` there
+(:func:`lesionbench.metrics.newlesions.new_lesion_rows`) and a table that instead gives them a
+rule value (``empty_reference``, ``both_empty``, as the cross-sectional scoring does) is refused.
+
+The leaderboard (:func:`new_lesion_leaderboard`), one row per entry:
+
+* ``rank`` and ``score``: F1 and Dice on the cases with new lesions, combined as in
+  :func:`.leaderboard.msseg_leaderboard` (per-case ranks, mean over cases, weighted mean over the
+  metrics, ranked; columns ``<m>_mean_rank``, ``<m>_mean``, ``n_cases_new``);
+* per empty-reference metric, ranked on its own on the cases without new lesions, lower better:
+  ``<m>_mean`` and ``<m>_rank`` (the scheme of :mod:`.schemes`, default mean-then-rank; ties
+  ``"min"``), and ``n_cases_empty``;
+* rater rows (each rater against ``rater_reference``, e.g. the leave-one-rater-out consensus)
+  beside the methods with their means, never ranked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..metrics.info import BOTH_EMPTY, EMPTY_REFERENCE
+from .leaderboard import msseg_leaderboard
+from .options import NaTreat
+from .ranks import r_mean
+from .schemes import apply_na_treat, rank_task
+from .table import NOT_APPLICABLE, RANKED_KINDS, cell_values, task_matrix
+
+#: The detection metrics ranked together on cases with new lesions (MSSEG-2's two scores).
+NEW_LESION_LEADERBOARD_METRICS: tuple[str, ...] = ("lesion_f1", "dice")
+#: The metrics of cases without new lesions, each ranked on its own.
+EMPTY_CASE_METRICS: tuple[str, ...] = ("n_tested_lesions", "tested_lesion_volume_mm3")
+
+#: The rule of the new-lesion leaderboard, in one sentence, for the Markdown table and the report.
+NEW_LESION_RULE = (
+    "Rank: F1 and Dice on the cases with new lesions (per case ranks, averaged, then combined); the "
+    "number and volume of reported lesions on the cases without new lesions are ranked on their own "
+    "(lower is better) and never turned into an F1 or Dice. Raters are scored, not ranked."
+)
+
+
+def _refuse_rule_values(table: pd.DataFrame, reference: str, metrics: Sequence[str]) -> None:
+    rows = table[(table["reference"] == reference) & table["metric"].isin(list(metrics))]
+    ruled = rows[rows["status"].isin([EMPTY_REFERENCE, BOTH_EMPTY])]
+    if not ruled.empty:
+        row = ruled.iloc[0]
+        raise ConfigError(
+            f"case {row['case_id']}: {row['metric']} of {row['entry']} has status {row['status']} (a case without "
+            "new lesions scored as a rule value); the new-lesion track leaves F1 and Dice out of such cases: "
+            "score them with lesionbench.metrics.newlesions"
+        )
+
+
+def _empty_case_columns(
+    table: pd.DataFrame,
+    metric: str,
+    reference: str,
+    entries: Sequence[str],
+    scheme: str,
+    na_treat: NaTreat,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(mean, rank, number of cases) of one empty-reference metric for the ranked entries."""
+    applicable = (table["reference"] == reference) & (table["metric"] == metric) & (table["status"] != NOT_APPLICABLE)
+    if not applicable.any():
+        nan = np.full(len(entries), np.nan)
+        return nan, nan, 0
+    task = task_matrix(table, metric, reference, kinds=RANKED_KINDS, entries=entries)
+    ranking = rank_task(task, scheme, na_treat)
+    loss = apply_na_treat(task.values, task.spec, na_treat)
+    shown = -loss if task.spec.higher_is_better else loss
+    with np.errstate(all="ignore"):
+        means = r_mean(shown, skip_nan=True)
+    return means, ranking.rank.astype(float), len(task.cases)
+
+
+def new_lesion_leaderboard(
+    table: pd.DataFrame,
+    *,
+    reference: str,
+    metrics: Sequence[str] = NEW_LESION_LEADERBOARD_METRICS,
+    empty_metrics: Sequence[str] = EMPTY_CASE_METRICS,
+    weights: Sequence[float] | Mapping[str, float] | None = None,
+    scheme: str = "mean-then-rank",
+    na_treat: NaTreat = "worst",
+    rater_reference: str | None = None,
+) -> pd.DataFrame:
+    """The new-lesion leaderboard of a validated long table (see the module docstring)."""
+    _refuse_rule_values(table, reference, metrics)
+    board = msseg_leaderboard(
+        table,
+        reference=reference,
+        metrics=metrics,
+        weights=weights,
+        na_treat=na_treat,
+        rater_reference=rater_reference,
+    )
+    board = board.rename(columns={"n_cases": "n_cases_new"})
+    ranked = board["entry_kind"] != "rater"
+    entries = list(board.loc[ranked, "entry"])
+    rater_ref = board.loc[~ranked, "reference"].iloc[0] if (~ranked).any() else None
+    n_empty = 0
+    for m in empty_metrics:
+        means, ranks, n_cases = _empty_case_columns(table, m, reference, entries, scheme, na_treat)
+        n_empty = max(n_empty, n_cases)
+        board[f"{m}_mean"] = np.nan
+        board[f"{m}_rank"] = np.nan
+        board.loc[ranked, f"{m}_mean"] = means
+        board.loc[ranked, f"{m}_rank"] = ranks
+        if rater_ref is not None:
+            rows = table[
+                (table["reference"] == rater_ref)
+                & (table["entry_kind"] == "rater")
+                & (table["metric"] == m)
+                & (table["status"] != NOT_APPLICABLE)
+            ]
+            rater_means = rows.assign(value=cell_values(rows)).groupby("entry")["value"].mean()
+            board.loc[~ranked, f"{m}_mean"] = board.loc[~ranked, "entry"].map(rater_means).astype(float)
+        board[f"{m}_rank"] = board[f"{m}_rank"].astype("Int64")
+    board["n_cases_empty"] = n_empty
+    return board
