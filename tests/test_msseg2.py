@@ -162,3 +162,21 @@ def test_workflow_refuses_new_lesions_task_on_a_one_visit_cohort():
     config = {"task": "new_lesions", "synthetic": {"preset": "tiny"}}
     with pytest.raises(ConfigError, match=r"task: new_lesions does not fit .*one visit per case"):
         cohort_from_config(config)
+
+
+def test_import_verb_writes_a_two_time_point_sheet(msseg2_tree, tmp_path, capsys):
+    cases, raters = tmp_path / "cases.tsv", tmp_path / "raters.tsv"
+    args = ["import", "--layout", "msseg2", "--root", str(msseg2_tree), "--split", "test"]
+    assert main([*args, "--cases-out", str(cases), "--raters-out", str(raters)]) == 0
+    assert '"rater_masks": 12' in capsys.readouterr().out
+    sheet = read_case_sheet(cases, raters, root=msseg2_tree)
+    assert sheet.task == "new_lesions" and set(sheet.cases["split"]) == {"test"}
+
+
+def test_training_and_testing_folders_give_the_split(tmp_path):
+    root = tmp_path / "m2"
+    make_msseg2_tree(root / "Training", {"013": True})
+    make_msseg2_tree(root / "Testing", {"001": False, "002": True})
+    sheet = validate_case_sheet(import_msseg2(root, split="train", splits={"002": "train"}))
+    assert sheet.cases.set_index("case_id")["split"].to_dict() == {"001": "test", "002": "train", "013": "train"}
+    assert sheet.cases.loc[0, "flair_time01"] == "Testing/001/flair_time01_on_middle_space.nii.gz"

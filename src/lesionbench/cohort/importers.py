@@ -203,15 +203,23 @@ def import_msseg2(
     ``flair_time02_on_middle_space`` (or ``flair_time01``/``flair_time02`` when the visits are not
     yet co-registered), ``ground_truth_expertK`` (the raters' masks of new lesions) and
     ``ground_truth`` (the shipped consensus of new lesions). The case id is the folder name.
-    ``split``/``center`` are given to every case unless ``splits``/``centers`` (case id -> value)
-    name the case. A folder with one visit but not the other is an error naming it.
+    Patient folders may sit directly in ``root`` or in ``Training/`` and ``Testing/`` (split
+    ``train``/``test``). Otherwise ``split`` is given to every case; ``center`` likewise; and
+    ``splits``/``centers`` (case id -> value) override both for the cases they name. A folder
+    with one visit but not the other is an error naming it.
     """
     root = Path(root).absolute()
     if not root.is_dir():
         raise SheetError("dataset root is not a folder", path=root)
     rows: list[dict[str, object]] = []
     raters: list[dict[str, str]] = []
-    for case_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    split_of: dict[Path, str] = {}
+    for name, label in SPLIT_DIRS.items():
+        if (root / name).is_dir():
+            split_of.update({p: label for p in (root / name).iterdir() if p.is_dir()})
+    if not split_of:
+        split_of = {p: split for p in root.iterdir() if p.is_dir()}
+    for case_dir in sorted(split_of, key=lambda p: p.name):
         visits = {t: _msseg2_time_point(case_dir, t) for t in TIME_POINTS}
         if all(path is None for path in visits.values()):
             continue
@@ -229,7 +237,7 @@ def import_msseg2(
                 "center": (centers or {}).get(case_id, center),
                 "scanner": "",
                 "field_strength": None,
-                "split": (splits or {}).get(case_id, split),
+                "split": (splits or {}).get(case_id, split_of[case_dir]),
                 **{time_point_column("flair", t): _rel(path, root) for t, path in visits.items()},
                 "consensus": _rel(_find_image(case_dir, MSSEG2_CONSENSUS_STEM), root),
                 "source_dir": _rel(case_dir, root),
