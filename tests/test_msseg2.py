@@ -63,8 +63,10 @@ def test_raw_visits_import_and_a_missing_visit_is_named(tmp_path):
     root = tmp_path / "raw"
     write_nifti(root / "p1" / "flair_time01.nii.gz", small_image())
     write_nifti(root / "p1" / "flair_time02.nii.gz", small_image())
-    sheet = import_msseg2(root)
+    write_nifti(root / "p1" / "t1_time02.nii.gz", small_image())
+    sheet = validate_case_sheet(import_msseg2(root))
     assert sheet.cases.loc[0, "flair_time02"] == "p1/flair_time02.nii.gz"
+    assert (sheet.cases.loc[0, "t1_time01"], sheet.cases.loc[0, "t1_time02"]) == ("", "p1/t1_time02.nii.gz")
     write_nifti(root / "p2" / "flair_time01_on_middle_space.nii.gz", small_image())
     with pytest.raises(SheetError, match=r"case p2, file .*p2: MSSEG-2 case has one FLAIR visit but no flair_time02"):
         import_msseg2(root)

@@ -181,9 +181,9 @@ def import_msseg2016(
     )
 
 
-def _msseg2_time_point(case_dir: Path, time_point: str) -> Path | None:
+def _msseg2_time_point(case_dir: Path, time_point: str, modality: str = "flair") -> Path | None:
     for stem in MSSEG2_FLAIR_STEMS[time_point]:
-        found = _find_image(case_dir, stem)
+        found = _find_image(case_dir, stem.replace("flair", modality, 1))
         if found is not None:
             return found
     return None
@@ -201,7 +201,7 @@ def import_msseg2(
 
     One folder per patient holding ``flair_time01_on_middle_space`` and
     ``flair_time02_on_middle_space`` (or ``flair_time01``/``flair_time02`` when the visits are not
-    yet co-registered), ``ground_truth_expertK`` (the raters' masks of new lesions) and
+    yet co-registered), optionally ``t1_time01``/``t1_time02`` named the same way, ``ground_truth_expertK`` (the raters' masks of new lesions) and
     ``ground_truth`` (the shipped consensus of new lesions). The case id is the folder name.
     Patient folders may sit directly in ``root`` or in ``Training/`` and ``Testing/`` (split
     ``train``/``test``). Otherwise ``split`` is given to every case; ``center`` likewise; and
@@ -239,6 +239,7 @@ def import_msseg2(
                 "field_strength": None,
                 "split": (splits or {}).get(case_id, split_of[case_dir]),
                 **{time_point_column("flair", t): _rel(path, root) for t, path in visits.items()},
+                **{time_point_column("t1", t): _rel(_msseg2_time_point(case_dir, t, "t1"), root) for t in TIME_POINTS},
                 "consensus": _rel(_find_image(case_dir, MSSEG2_CONSENSUS_STEM), root),
                 "source_dir": _rel(case_dir, root),
             }
