@@ -559,6 +559,10 @@ def simulate_patient(
         "consensus_min_votes": spec.consensus_min_votes,
         "consensus_components": n_cons,
         "rater_dice_vs_new_truth": [round(dice(m, new_mask), 4) for m in raters],
+        # Subject -> scanner pose of each FLAIR (the follow-up's subject is the atrophied one,
+        # shrunk by ``shrink_scale`` about the brain centre): the truth of a co-registration.
+        "flair_pose_time01": np.round(geometry1.poses["flair"], 6).tolist(),
+        "flair_pose_time02": np.round(geometry2.poses["flair"], 6).tolist(),
         **anatomy_record,
     }
     return SimulatedPatient(
