@@ -130,3 +130,111 @@ def test_two_time_point_unet_learns_change_not_brightness():
     scores = score_new_lesions(test.label, mask, test.spacing)
     assert scores.n_detected == 1
     assert scores.n_false_positive == 0
+
+
+# --- the file edge: fused mask, subtraction training and inference, MSSEG-2 scoring of a case ---
+
+
+def write_pair(folder, case: CaseArrays, affine=None):
+    """The files of a two-visit case in the layout of the track's jobs."""
+    from lesionbench.io import save_volume
+
+    affine = np.diag([1.0, 1.0, 1.0, 1.0]) if affine is None else affine
+    files = {}
+    for name, data, dtype in (
+        ("flair_time01", case.images[0], np.float32),
+        ("flair_time02", case.images[1], np.float32),
+        ("brain_mask", case.brain_mask, np.uint8),
+        ("label", case.label, np.uint8),
+    ):
+        path = folder / f"{case.case}_{name}.nii.gz"
+        save_volume(path, np.asarray(data), affine, dtype=dtype)
+        files[name] = str(path)
+    return {
+        "flair": files["flair_time02"],
+        "images": [files["flair_time01"], files["flair_time02"]],
+        "brain_mask": files["brain_mask"],
+        "priors": [],
+        "label": files["label"],
+    }
+
+
+def test_fused_brain_mask_file_and_a_grid_mismatch(tmp_path):
+    from lesionbench.io import load_mask, save_volume
+    from lesionbench.methods.newlesion_jobs import fuse_brain_mask_files
+
+    a = np.zeros((6, 6, 6), np.uint8)
+    b = a.copy()
+    a[1:5] = 1
+    b[2:6] = 1
+    save_volume(tmp_path / "a.nii.gz", a, np.eye(4), dtype=np.uint8)
+    save_volume(tmp_path / "b.nii.gz", b, np.eye(4), dtype=np.uint8)
+    out = fuse_brain_mask_files("p1", tmp_path / "a.nii.gz", tmp_path / "b.nii.gz", tmp_path / "f.nii.gz")
+    assert np.array_equal(load_mask(out).data, (a & b).astype(bool))
+    shifted = np.eye(4)
+    shifted[0, 3] = 5.0
+    save_volume(tmp_path / "c.nii.gz", a, shifted, dtype=np.uint8)
+    with pytest.raises(InputError, match=r"case p1.*c\.nii\.gz"):
+        fuse_brain_mask_files("p1", tmp_path / "c.nii.gz", tmp_path / "b.nii.gz", tmp_path / "g.nii.gz")
+
+
+def test_subtraction_jobs_train_then_predict_and_score_as_msseg2(tmp_path):
+    from lesionbench.io import load_mask
+    from lesionbench.methods.files import read_status
+    from lesionbench.methods.newlesion_jobs import (
+        infer_subtraction_case,
+        read_subtraction_model,
+        score_new_lesion_case,
+        train_subtraction,
+    )
+    from lesionbench.ranking.table import validate_metrics_table
+
+    train = {c.case: write_pair(tmp_path, c) for c in (visit_pair(30, new=2), visit_pair(31, new=1))}
+    params = {"thresholds": [2.0, 4.0, 50.0], "min_sizes_mm3": [3.0, 20.0], "smoothing_mm": 0.0}
+    model = train_subtraction("sub", params, train, model_path=tmp_path / "m" / "model.json", record_dir=tmp_path / "m")
+    assert read_subtraction_model(tmp_path / "m" / "model.json") == model
+    assert model["threshold"] in (2.0, 4.0) and (tmp_path / "m" / "training_curve.tsv").exists()
+
+    tested = {"new": visit_pair(32, new=1, stable=2), "empty": visit_pair(33, new=0, stable=2)}
+    folders = {}
+    for key, case in tested.items():
+        files = write_pair(tmp_path, case)
+        folders[key] = tmp_path / "pred" / case.case
+        infer_subtraction_case(
+            "sub",
+            case.case,
+            flair=files["flair"],
+            images=files["images"],
+            brain_mask=files["brain_mask"],
+            model_path=tmp_path / "m" / "model.json",
+            output=folders[key],
+        )
+        assert read_status(folders[key])["status"] == "ok"
+        assert load_mask(folders[key] / "mask.nii.gz").data.shape == SHAPE
+        table = score_new_lesion_case(
+            case.case,
+            reference=files["label"],
+            reference_name="consensus",
+            predictions={"sub": ("method", folders[key]), "absent": ("method", tmp_path / "nowhere")},
+            raters={"expert1": (files["label"], files["label"])},
+            fields={"center": "01", "split": "test", "seen_center": True, "lesion_load_ml": 0.0},
+        )
+        table = validate_metrics_table(table).set_index(["entry", "metric"])
+        if key == "new":
+            assert table.loc[("sub", "lesion_f1"), "value"] == 1.0
+            assert table.loc[("sub", "n_tested_lesions"), "status"] == "not_applicable"
+            assert table.loc[("absent", "lesion_f1"), "status"] == "missing"
+        else:
+            # no new lesion: F1 and Dice do not apply; the count of reported lesions does
+            assert table.loc[("sub", "lesion_f1"), "status"] == "not_applicable"
+            assert table.loc[("sub", "n_tested_lesions"), "value"] == 0.0
+            assert table.loc[("absent", "n_tested_lesions"), "status"] == "missing"
+        assert table.loc[("expert1", "dice"), "status"] == ("ok" if key == "new" else "not_applicable")
+
+
+def test_a_file_that_is_not_a_subtraction_model_is_refused(tmp_path):
+    from lesionbench.methods.newlesion_jobs import read_subtraction_model
+
+    (tmp_path / "model.json").write_text('{"threshold": 3}')
+    with pytest.raises(InputError, match=r"model\.json.*not a subtraction model"):
+        read_subtraction_model(tmp_path / "model.json")
