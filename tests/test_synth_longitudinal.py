@@ -187,3 +187,17 @@ def test_bad_preset_variant_or_patient_is_a_clear_error(capsys, tmp_path):
     argv = ["synth-longitudinal", "--preset", "tiny", "--out", str(tmp_path), "--patients", "P999"]
     assert main(argv) == 2
     assert "unknown patient id(s) P999" in capsys.readouterr().err
+
+
+def test_middle_variant_passes_two_visit_qc_and_raw_needs_co_registration(written, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    argv = ["synth-longitudinal", "--preset", "tiny", "--seed", str(SEED), "--patients", "P001"]
+    assert main([*argv, "--variant", "raw", "--out", str(raw)]) == 0
+    assert sorted(p.name for p in (raw / "P001").glob("flair_*")) == ["flair_time01.nii.gz", "flair_time02.nii.gz"]
+    for root, code in ((written, 0), (raw, 2)):
+        cases, raters = str(tmp_path / f"{root.name}_cases.tsv"), str(tmp_path / f"{root.name}_raters.tsv")
+        sheet_args = ["--root", str(root), "--cases-out", cases, "--raters-out", raters]
+        assert main(["import", "--layout", "msseg2", *sheet_args]) == 0
+        assert main(["qc", "--cases", cases, "--raters", raters, "--root", str(root)]) == code
+    err = capsys.readouterr().err
+    assert "case P001, file" in err and "flair_time02.nii.gz" in err and "not on one grid" in err
