@@ -143,27 +143,30 @@ def test_atrophy_shrinks_parenchyma_by_the_configured_fraction(plans, anatomy):
 def written(tmp_path_factory):
     root = tmp_path_factory.mktemp("long")
     argv = ["synth-longitudinal", "--preset", "tiny", "--seed", str(SEED), "--out", str(root)]
-    assert main([*argv, "--patients", "P001", "P002"]) == 0
+    assert main([*argv, "--patients", "P001", "P002", "--t1"]) == 0
     return root
 
 
 def test_written_layout_imports_as_msseg2_with_four_raters(written):
     plans = plan_longitudinal("tiny", SEED)[:2]
     for plan in plans:
-        files = patient_files(plan, "middle", 4)
+        files = patient_files(plan, "middle", 4, t1=True)
         assert all((written / rel).is_file() for rel in files.values()), plan.patient_id
         visible = {p.name for p in (written / plan.patient_id).iterdir()}
         assert visible == {
             "flair_time01_on_middle_space.nii.gz",
             "flair_time02_on_middle_space.nii.gz",
+            "t1_time01_on_middle_space.nii.gz",
+            "t1_time02_on_middle_space.nii.gz",
             "ground_truth.nii.gz",
             *(f"ground_truth_expert{k}.nii.gz" for k in range(1, 5)),
         }
         summary = json.loads((written / files["truth_summary"]).read_text())
         assert summary["n_new_planned"] == plan.n_new
-        consensus = nib.load(str(written / files["consensus"]))
         flair = nib.load(str(written / files["flair_time02"]))
-        assert consensus.shape == flair.shape and np.allclose(consensus.affine, flair.affine)
+        for key in ("consensus", "rater1", "flair_time01", "t1_time01", "t1_time02"):
+            other = nib.load(str(written / files[key]))
+            assert other.shape == flair.shape and np.allclose(other.affine, flair.affine), key
     sheet = import_msseg2(written)
     assert sorted(sheet.cases.case_id) == ["P001", "P002"]
     assert sheet.raters.groupby("case_id").size().tolist() == [4, 4]

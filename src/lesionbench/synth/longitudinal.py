@@ -507,11 +507,13 @@ def simulate_patient(
     maps1 = apply_lesion_rims(render_lesions(baseline, anatomy, model, lesion_rng), baseline)
     maps2 = apply_lesion_rims(render_lesions(follow_lesions, anatomy, model, texture_rng), follow_lesions)
 
-    # Visits: own sessions; the middle variant samples the follow-up on the baseline grid.
+    # Visits: own sessions; the middle variant samples FLAIR and T1 of both visits on the
+    # baseline FLAIR grid and head position.
     plans = (visit_plan(plan, 1), visit_plan(plan, 2))
     own = [_series_geometry(v, image, CENTER_PROTOCOLS[v.center], anatomy) for v in plans]
-    geometry1 = _visit_geometry(own[0], None)
-    geometry2 = _visit_geometry(own[1], own[0] if variant == "middle" else None)
+    common = own[0] if variant == "middle" else None
+    geometry1 = _visit_geometry(own[0], common)
+    geometry2 = _visit_geometry(own[1], common)
     visit1 = simulate_visit(
         plans[0], image, anatomy, warp1, baseline, maps1, geometry1, _patient_rng(plan.seed, "mimics"), difficulty
     )
