@@ -152,7 +152,8 @@ def test_written_layout_imports_as_msseg2_with_four_raters(written):
     for plan in plans:
         files = patient_files(plan, "middle", 4, t1=True)
         assert all((written / rel).is_file() for rel in files.values()), plan.patient_id
-        visible = {p.name for p in (written / plan.patient_id).iterdir()}
+        folder = written / ("Training" if plan.split == "train" else "Testing") / plan.patient_id
+        visible = {p.name for p in folder.iterdir()}
         assert visible == {
             "flair_time01_on_middle_space.nii.gz",
             "flair_time02_on_middle_space.nii.gz",
@@ -169,6 +170,7 @@ def test_written_layout_imports_as_msseg2_with_four_raters(written):
             assert other.shape == flair.shape and np.allclose(other.affine, flair.affine), key
     sheet = import_msseg2(written)
     assert sorted(sheet.cases.case_id) == ["P001", "P002"]
+    assert dict(zip(sheet.cases.case_id, sheet.cases.split)) == {p.patient_id: p.split for p in plans}
     assert sheet.raters.groupby("case_id").size().tolist() == [4, 4]
     table = pd.read_csv(written / "truth" / "P001" / "lesions.tsv", sep="\t")
     assert set(table.fate) <= {"stable", "grown", "shrunk", "new"}
@@ -196,7 +198,8 @@ def test_middle_variant_passes_two_visit_qc_and_raw_needs_co_registration(writte
     raw = tmp_path / "raw"
     argv = ["synth-longitudinal", "--preset", "tiny", "--seed", str(SEED), "--patients", "P001"]
     assert main([*argv, "--variant", "raw", "--out", str(raw)]) == 0
-    assert sorted(p.name for p in (raw / "P001").glob("flair_*")) == ["flair_time01.nii.gz", "flair_time02.nii.gz"]
+    folder = raw / ("Training" if plan_longitudinal("tiny", SEED)[0].split == "train" else "Testing") / "P001"
+    assert sorted(p.name for p in folder.glob("flair_*")) == ["flair_time01.nii.gz", "flair_time02.nii.gz"]
     for root, code in ((written, 0), (raw, 2)):
         cases, raters = str(tmp_path / f"{root.name}_cases.tsv"), str(tmp_path / f"{root.name}_raters.tsv")
         sheet_args = ["--root", str(root), "--cases-out", cases, "--raters-out", raters]

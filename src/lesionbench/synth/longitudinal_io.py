@@ -1,6 +1,6 @@
 """Write a simulated longitudinal patient in the MSSEG-2 layout, its synthetic truth kept apart.
 
-``<root>/<patient_id>/``: the two FLAIR visits (``*_on_middle_space`` in the ``middle``
+``<root>/{Training,Testing}/<patient_id>/``: the two FLAIR visits (``*_on_middle_space`` in the ``middle``
 variant), optionally the T1s, ``ground_truth_expert1..4`` and ``ground_truth`` (new lesions, on
 the follow-up FLAIR grid). ``<root>/truth/<patient_id>/``: every lesion at both visits, the new
 lesions, the parenchyma fractions, a per-lesion history table and a summary; no participant

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cohort.layout import MSSEG2_CONSENSUS_STEM, MSSEG2_FLAIR_STEMS, MSSEG2_RATER_STEM, MSSEG2016_CENTERS
+from ..cohort.layout import (
+    MSSEG2_CONSENSUS_STEM,
+    MSSEG2_FLAIR_STEMS,
+    MSSEG2_RATER_STEM,
+    MSSEG2016_CENTERS,
+    SPLIT_DIRS,
+)
 from ..errors import ConfigError
 
 #: How the two visits are delivered: ``middle`` (both on one common grid, already co-registered,
@@ -164,25 +170,32 @@ def plan_longitudinal(preset: str, seed: int) -> list[PatientPlan]:
     return plans
 
 
+def patient_dir(plan: PatientPlan) -> str:
+    """The split folder holding a patient's folder: ``Training`` or ``Testing``."""
+    return {label: name for name, label in SPLIT_DIRS.items()}[plan.split]
+
+
 def patient_files(plan: PatientPlan, variant: str, n_raters: int, t1: bool = False) -> dict[str, str]:
     """Relative paths (under the cohort root) of the files a patient's writer produces.
 
-    Participant-visible, in ``<patient_id>/``: ``flair_time01``/``flair_time02`` (MSSEG-2 stems;
+    Participant-visible, in ``Training/<patient_id>/`` or ``Testing/<patient_id>/`` (the split
+    folders the MSSEG-2 importer reads): ``flair_time01``/``flair_time02`` (MSSEG-2 stems;
     ``*_on_middle_space`` in the ``middle`` variant), optionally ``t1_time01``/``t1_time02``,
     ``ground_truth_expert1..N`` and ``ground_truth`` (new lesions, on the time-02 grid). The
     synthetic truth lies apart in ``truth/<patient_id>/``.
     """
     check_variant(variant)
     pick = 0 if variant == "middle" else 1
+    folder = f"{patient_dir(plan)}/{plan.patient_id}"
     files: dict[str, str] = {}
     for t in ("time01", "time02"):
         stem = MSSEG2_FLAIR_STEMS[t][pick]
-        files[f"flair_{t}"] = f"{plan.patient_id}/{stem}.nii.gz"
+        files[f"flair_{t}"] = f"{folder}/{stem}.nii.gz"
         if t1:
-            files[f"t1_{t}"] = f"{plan.patient_id}/{stem.replace('flair', 't1', 1)}.nii.gz"
+            files[f"t1_{t}"] = f"{folder}/{stem.replace('flair', 't1', 1)}.nii.gz"
     for rater in range(1, n_raters + 1):
-        files[f"rater{rater}"] = f"{plan.patient_id}/{MSSEG2_RATER_STEM.format(rater=rater)}.nii.gz"
-    files["consensus"] = f"{plan.patient_id}/{MSSEG2_CONSENSUS_STEM}.nii.gz"
+        files[f"rater{rater}"] = f"{folder}/{MSSEG2_RATER_STEM.format(rater=rater)}.nii.gz"
+    files["consensus"] = f"{folder}/{MSSEG2_CONSENSUS_STEM}.nii.gz"
     truth = f"truth/{plan.patient_id}"
     for t in ("time01", "time02"):
         files[f"truth_lesions_{t}"] = f"{truth}/lesion_mask_{t}.nii.gz"
