@@ -238,3 +238,36 @@ def test_a_file_that_is_not_a_subtraction_model_is_refused(tmp_path):
     (tmp_path / "model.json").write_text('{"threshold": 3}')
     with pytest.raises(InputError, match=r"model\.json.*not a subtraction model"):
         read_subtraction_model(tmp_path / "model.json")
+
+
+# --- the registry: which kinds each task runs ---
+
+
+def test_registry_subtraction_kind_and_task_kinds():
+    from lesionbench.errors import ConfigError
+    from lesionbench.methods.registry import check_task_kinds, parse_methods
+
+    specs = parse_methods(
+        [
+            {"name": "sub", "kind": "subtraction", "inputs": ["zscore/flair"]},
+            {"name": "net", "kind": "unet3d", "inputs": ["zscore/flair"]},
+        ]
+    )
+    assert specs[0].trains and specs[0].has_probability
+    check_task_kinds(specs, "new_lesions")
+    with pytest.raises(ConfigError, match=r"'sub'.*subtraction method does not run in task: cross_sectional"):
+        check_task_kinds(specs, "cross_sectional")
+    forest = parse_methods([{"name": "rf", "kind": "random_forest", "inputs": ["nyul/flair"]}])
+    with pytest.raises(ConfigError, match=r"'rf'.*does not run in task: new_lesions \(kinds: subtraction, unet3d"):
+        check_task_kinds(forest, "new_lesions")
+    with pytest.raises(ConfigError, match=r"'sub'.*subtraction reads one FLAIR input"):
+        parse_methods([{"name": "sub", "kind": "subtraction", "inputs": ["zscore/flair", "zscore/t1"]}])
+
+
+def test_unet_channel_names_of_two_visit_inputs():
+    from lesionbench.methods.unet_jobs import channel_names
+
+    assert channel_names(["zscore/flair"], 1) == ["zscore/flair"]
+    assert channel_names(["zscore/flair"], 2) == ["zscore/flair@time01", "zscore/flair@time02"]
+    with pytest.raises(ValueError, match="3 image channels do not fit"):
+        channel_names(["zscore/flair"], 3)

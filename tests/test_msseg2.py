@@ -156,8 +156,10 @@ def test_workflow_refuses_a_new_lesion_cohort_as_cross_sectional(msseg2_tree):
     config = {"dataset": {"source": "msseg2", "root": str(msseg2_tree)}, "modalities": {"required": ["flair"]}}
     with pytest.raises(ConfigError, match=r"task: cross_sectional does not fit .*which is task: new_lesions"):
         cohort_from_config(config)
-    with pytest.raises(ConfigError, match=r"task: new_lesions: the workflow does not run this track yet"):
-        cohort_from_config({**config, "task": "new_lesions"})
+    # the same cohort as task: new_lesions is accepted: two visits per case
+    dataset = {**config["dataset"], "center": "01"}
+    sheet = cohort_from_config({**config, "dataset": dataset, "task": "new_lesions"})
+    assert sheet.task == "new_lesions"
 
 
 def test_workflow_refuses_new_lesions_task_on_a_one_visit_cohort():

@@ -78,29 +78,24 @@ def add_qc_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_qc(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .qc import case_summary, first_error, inspect_case, records_table, time_point_record
+    from .qc import case_summary, first_error, inspect_task_case, records_table
     from .sheet import read_case_sheet, required_columns, validate_case_sheet
 
     sheet = validate_case_sheet(
         read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require
     )
-    two_visits = sheet.task == "new_lesions"
     tables = []
     for case_id in sheet.case_ids:
         images, masks = sheet.qc_inputs(case_id)
-        records = inspect_case(
+        records = inspect_task_case(
             case_id,
             images,
             masks,
+            task=sheet.task,
             required=required_columns(sheet.task, args.require),
             label_policy=args.label_policy,
             affine_tolerance_mm=args.affine_tolerance,
-            reference_role="flair_time02" if two_visits else "flair",
         )
-        first, second = images.get("flair_time01"), images.get("flair_time02")
-        if two_visits and first is not None and second is not None:
-            # after the images, before the masks: a second visit off the first's grid is the cause to report
-            records.insert(len(images), time_point_record(case_id, first, second, atol_mm=args.affine_tolerance))
         error = first_error(records)
         if error is not None and not args.exclude_failing:
             raise error

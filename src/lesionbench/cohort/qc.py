@@ -257,3 +257,33 @@ def time_point_record(case_id: str, path1: Path, path2: Path, *, atol_mm: float 
         return record
     _describe_geometry(record, second, _on_disk_dtype(path2))
     return record
+
+
+def inspect_task_case(
+    case_id: str,
+    images: Mapping[str, Path | None],
+    masks: Mapping[str, Path | None],
+    *,
+    task: str,
+    required: Iterable[str] = ("flair",),
+    label_policy: LabelPolicy = "binary",
+    affine_tolerance_mm: float = AFFINE_TOLERANCE_MM,
+) -> list[QCRecord]:
+    """:func:`inspect_case` for a case of ``task``: a ``new_lesions`` case's masks are checked on
+    its second visit's grid and a ``time_points`` row (:func:`time_point_record`) follows its
+    images, so a second visit off the first one's grid is the first problem reported. ``required``
+    are sheet columns (``flair_time01``, ``flair_time02`` for a two-visit case)."""
+    two_visits = task == "new_lesions"
+    records = inspect_case(
+        case_id,
+        images,
+        masks,
+        required=required,
+        label_policy=label_policy,
+        affine_tolerance_mm=affine_tolerance_mm,
+        reference_role="flair_time02" if two_visits else "flair",
+    )
+    first, second = images.get("flair_time01"), images.get("flair_time02")
+    if two_visits and first is not None and second is not None:
+        records.insert(len(images), time_point_record(case_id, first, second, atol_mm=affine_tolerance_mm))
+    return records

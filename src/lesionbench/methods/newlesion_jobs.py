@@ -135,13 +135,15 @@ def score_new_lesion_case(
     ``predictions`` maps an entry to (entry kind, prediction folder): a folder whose status is
     not ``ok`` gives that status on the metrics that apply to the case. ``raters`` maps a rater
     to (its mask, the reference it is scored against, e.g. the consensus without it), under
-    ``rater_reference_name``. ``fields`` are the case's columns (center, split, ...).
+    ``rater_reference_name``. ``fields`` are the case's columns (center, split, ...);
+    ``lesion_load_ml``, when not among them, is the reference's new-lesion volume.
     """
     from ..metrics.newlesions import has_new_lesions, new_lesion_rows, score_new_lesions
 
     grid = load_volume(reference, case=case)
     ref = load_mask(reference, case=case, reference=grid).data
-    base = {"case_id": case, **dict(fields or {})}
+    voxel_ml = float(np.prod(grid.spacing)) / 1000.0
+    base = {"case_id": case, "lesion_load_ml": float(np.count_nonzero(ref)) * voxel_ml, **dict(fields or {})}
     rows: list[dict[str, object]] = []
     for entry, (kind, folder) in predictions.items():
         status = read_status(folder).get("status", "missing")
@@ -158,3 +160,33 @@ def score_new_lesion_case(
         head = {**base, "entry": rater, "entry_kind": "rater", "reference": rater_reference_name}
         rows += new_lesion_rows(score_new_lesions(other, mask, grid.spacing, case=case), fields=head)
     return pd.DataFrame(rows)
+
+
+def score_new_lesion_case_files(
+    case: str,
+    *,
+    reference: str | Path,
+    reference_name: str,
+    entries: Sequence[tuple[str, str]],
+    prediction_dirs: Sequence[str | Path],
+    raters: Sequence[str],
+    rater_masks: Sequence[str | Path],
+    loo_dir: str | Path,
+    fields: Mapping[str, object],
+    output: str | Path,
+) -> None:
+    """:func:`score_new_lesion_case` from the workflow's files, written as a TSV: ``entries``
+    (name, kind) with their prediction folders in the same order; each rater scored against the
+    fusion of the others (``<loo_dir>/<rater>.nii.gz``, reference ``loo``)."""
+    if len(entries) != len(prediction_dirs) or len(raters) != len(rater_masks):
+        raise ValueError("score_new_lesion_case_files needs one folder per entry and one mask per rater")
+    table = score_new_lesion_case(
+        case,
+        reference=reference,
+        reference_name=reference_name,
+        predictions={name: (kind, folder) for (name, kind), folder in zip(entries, prediction_dirs)},
+        raters={r: (m, Path(loo_dir) / f"{r}.nii.gz") for r, m in zip(raters, rater_masks)},
+        fields=fields,
+    )
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output, sep="\t", index=False, float_format="%.10g")

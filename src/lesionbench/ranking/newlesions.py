@@ -22,6 +22,7 @@ The leaderboard (:func:`new_lesion_leaderboard`), one row per entry:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -125,4 +126,29 @@ def new_lesion_leaderboard(
             board.loc[~ranked, f"{m}_mean"] = board.loc[~ranked, "entry"].map(rater_means).astype(float)
         board[f"{m}_rank"] = board[f"{m}_rank"].astype("Int64")
     board["n_cases_empty"] = n_empty
+    return board
+
+
+def write_new_lesion_leaderboard(
+    metrics_path: str | Path,
+    *,
+    reference: str,
+    table_path: str | Path,
+    markdown_path: str | Path,
+    rater_reference: str | None = "loo",
+) -> pd.DataFrame:
+    """The new-lesion leaderboard of a ``metrics.tsv`` (:func:`new_lesion_leaderboard`), written as
+    a TSV and as a Markdown table headed by :data:`NEW_LESION_RULE`; rater rows are kept only when
+    the table scores raters against ``rater_reference``."""
+    from .leaderboard import leaderboard_markdown
+    from .table import read_metrics_table
+
+    table = read_metrics_table(metrics_path)
+    has_raters = rater_reference is not None and bool((table["reference"] == rater_reference).any())
+    board = new_lesion_leaderboard(table, reference=reference, rater_reference=rater_reference if has_raters else None)
+    Path(table_path).parent.mkdir(parents=True, exist_ok=True)
+    board.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
+    Path(markdown_path).write_text(
+        leaderboard_markdown(board, title="New lesions (MSSEG-2)", note=NEW_LESION_RULE) + "\n"
+    )
     return board

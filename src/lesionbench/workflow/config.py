@@ -192,9 +192,9 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
     )
 
 
-#: The ``task`` values the workflow runs today; a cohort of another task is refused by
-#: :func:`check_task` rather than scored as if it were cross-sectional.
-WORKFLOW_TASKS: tuple[str, ...] = ("cross_sectional",)
+#: The ``task`` values the workflow runs; a cohort whose form does not fit the task is refused
+#: by :func:`check_task` rather than scored as if it were of the other task.
+WORKFLOW_TASKS: tuple[str, ...] = ("cross_sectional", "new_lesions")
 
 
 def check_task(config: Mapping[str, Any], sheet: CaseSheet) -> None:
