@@ -1,6 +1,6 @@
 """The new-lesion track end to end (task: new_lesions, tests/configs/new_lesions_tiny.yaml): the
-tiny synthetic longitudinal cohort in the MSSEG-2 layout (Training/ and Testing/ patient
-folders), imported, QC'd, each visit preprocessed and harmonized, brain masks fused, the
+tiny synthetic longitudinal cohort in the MSSEG-2 layout (patient folders in Training/ and
+Testing/), imported, QC'd, each visit preprocessed and harmonized, brain masks fused, the
 new-lesion raters fused, the subtraction baseline, the two-visit U-Net and their ensemble
 trained and run, every test case scored as MSSEG-2 did and ranked. Also: a case whose second
 visit is off the first one's grid stops the run at input QC naming the case and the file."""
@@ -23,23 +23,16 @@ pytestmark = pytest.mark.slow
 
 
 def msseg2_cohort(tmp_path_factory) -> tuple:
-    """The tiny longitudinal cohort, its patients moved into Training/ and Testing/ by split."""
-    out = tmp_path_factory.mktemp("msseg2_tiny")
-    generated = out / "generated"
+    """The tiny longitudinal cohort (the generator writes MSSEG-2's Training/ and Testing/)."""
+    root = tmp_path_factory.mktemp("msseg2_tiny")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     subprocess.run(
-        [sys.executable, "-m", "lesionbench.cli", "synth-longitudinal", "--preset", "tiny", "--out", str(generated)],
+        [sys.executable, "-m", "lesionbench.cli", "synth-longitudinal", "--preset", "tiny", "--out", str(root)],
         check=True,
         env=env,
         capture_output=True,
     )
-    patients = pd.read_csv(generated / "patients.tsv", sep="\t", dtype=str)
-    root = out / "msseg2"
-    for row in patients.itertuples():
-        folder = root / ("Training" if row.split == "train" else "Testing")
-        folder.mkdir(parents=True, exist_ok=True)
-        (generated / row.case_id).rename(folder / row.case_id)
-    return root, patients
+    return root, pd.read_csv(root / "patients.tsv", sep="\t", dtype=str)
 
 
 @pytest.fixture(scope="module")
