@@ -1,4 +1,5 @@
-"""The new-lesion track end to end (task: new_lesions, tests/configs/new_lesions_tiny.yaml): the
+"""The new-lesion track end to end (task: new_lesions, tests/configs/new_lesions_tiny.yaml plus a
+participant's command reading {flair_time01} and {flair_time02}): the
 tiny synthetic longitudinal cohort in the MSSEG-2 layout (patient folders in Training/ and
 Testing/), imported, QC'd, each visit preprocessed and harmonized, brain masks fused, the
 new-lesion raters fused, the subtraction baseline, the two-visit U-Net and their ensemble
@@ -40,9 +41,34 @@ def cohort(tmp_path_factory):
     return msseg2_cohort(tmp_path_factory)
 
 
+#: A participant's tool: new lesion where the follow-up exceeds the baseline by 2 (z-scored FLAIR).
+COMMAND_TOOL = """
+import sys
+import nibabel as nib
+import numpy as np
+first, second, out = sys.argv[1:4]
+a, b = nib.load(first), nib.load(second)
+mask = (np.asarray(b.dataobj) - np.asarray(a.dataobj)) > 2.0
+nib.save(nib.Nifti1Image(mask.astype(np.uint8), b.affine), out)
+"""
+
+
 def run_workflow(workdir, root, *targets):
     config = yaml.safe_load((REPO / "tests/configs/new_lesions_tiny.yaml").read_text())
     config["dataset"]["root"] = str(root)
+    tool = workdir / "tool.py"
+    tool.write_text(COMMAND_TOOL)
+    config["methods"].append(
+        {
+            "name": "cmd",
+            "kind": "command",
+            "inputs": ["zscore/flair"],
+            "command": f"{sys.executable} {tool} {{flair_time01}} {{flair_time02}} {{output}}",
+            # the tool needs this venv's nibabel and lives in the test's folder: unsandboxed (the
+            # sandboxed runs are tests/test_sandbox.py and tests/test_sandbox_workflow.py)
+            "sandbox": "none",
+        }
+    )
     (workdir / "new_lesions.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     command = [
@@ -72,7 +98,7 @@ def test_new_lesion_track_runs_and_ranks(cohort, tmp_path):
     table = pd.read_csv(results / "metrics/metrics.tsv", sep="\t", dtype={"case_id": str})
     assert sorted(table["case_id"].unique()) == test_cases
     methods = table[table["entry_kind"] != "rater"]
-    assert set(methods["entry"]) == {"subtraction", "unet3d", "ensemble"}
+    assert set(methods["entry"]) == {"subtraction", "unet3d", "ensemble", "cmd"}
     # per case, either the detection metrics apply or the empty-reference ones, never both
     for (_case, _entry), rows in methods.groupby(["case_id", "entry"]):
         status = rows.set_index("metric")["status"]
@@ -81,7 +107,7 @@ def test_new_lesion_track_runs_and_ranks(cohort, tmp_path):
     assert set(table.loc[table["entry_kind"] == "rater", "reference"]) == {"loo"}
     board = pd.read_csv(results / "ranking/new_lesion_leaderboard.tsv", sep="\t")
     ranked = board[board["entry_kind"] != "rater"]
-    assert sorted(ranked["entry"]) == ["ensemble", "subtraction", "unet3d"]
+    assert sorted(ranked["entry"]) == ["cmd", "ensemble", "subtraction", "unet3d"]
     assert (ranked["n_cases_new"] + ranked["n_cases_empty"] == len(test_cases)).all()
     assert (board["entry_kind"] == "rater").sum() == 4
     assert "New lesions (MSSEG-2)" in (results / "ranking/new_lesion_leaderboard.md").read_text()

@@ -680,11 +680,10 @@ def inference_inputs(wildcards):
 
 
 def command_inputs(wildcards):
-    spec = METHOD_SPECS[wildcards.method]
-    return {
-        "flair": case_images(wildcards)["flair"],
-        "images": [image.path(wildcards.case) for image in spec.inputs],
-    }
+    """The case's grid image and the command's images (in the new-lesion track each input at
+    both visits, in the order of command_modalities)."""
+    files = case_method_files(wildcards.case, wildcards.method)
+    return {"flair": files["flair"], "images": files["images"]}
 
 
 def submission_inputs(wildcards):
@@ -697,7 +696,7 @@ def submission_inputs(wildcards):
     from lesionbench.methods.participants import submission_path
 
     spec = METHOD_SPECS[wildcards.method]
-    inputs = {"flair": case_images(wildcards)["flair"]}
+    inputs = {"flair": grid_image(wildcards.case)}
     try:
         submitted = submission_path(spec.folder, spec.pattern, wildcards.case)
     except (LesionbenchError, OSError, ValueError):
@@ -713,7 +712,12 @@ def participant_limits(wildcards):
 
 
 def command_modalities(wildcards):
-    return [image.modality for image in METHOD_SPECS[wildcards.method].inputs]
+    """The command's placeholders for its images: the modalities, or in the new-lesion track
+    each modality at each visit ({flair_time01}, {flair_time02})."""
+    inputs = METHOD_SPECS[wildcards.method].inputs
+    if NEW_LESIONS:
+        return [f"{image.modality}_{v}" for image in inputs for v in TIME_POINTS]
+    return [image.modality for image in inputs]
 
 
 def ensemble_inputs(wildcards):

@@ -43,10 +43,11 @@ SANDBOXES: tuple[str, ...] = ("auto", "bwrap", "apptainer", "podman", "none")
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
 
 #: The kinds each task can run (:data:`lesionbench.cohort.layout.TASKS`). A new-lesion method
-#: reads both visits of each of its inputs (``zscore/flair``: the two harmonized FLAIRs).
+#: reads both visits of each of its inputs (``zscore/flair``: the two harmonized FLAIRs; a
+#: command's placeholders ``{flair_time01}``, ``{flair_time02}``).
 TASK_KINDS: dict[str, tuple[str, ...]] = {
     "cross_sectional": ("flair_hyperintensity", "random_forest", "unet3d", "ensemble", "command", "submission"),
-    "new_lesions": ("subtraction", "unet3d", "ensemble"),
+    "new_lesions": ("subtraction", "unet3d", "ensemble", "command", "submission"),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
