@@ -164,7 +164,7 @@ def test_workflow_refuses_a_new_lesion_cohort_as_cross_sectional(msseg2_tree):
 
 def test_workflow_refuses_new_lesions_task_on_a_one_visit_cohort():
     config = {"task": "new_lesions", "synthetic": {"preset": "tiny"}}
-    with pytest.raises(ConfigError, match=r"task: new_lesions does not fit .*one visit per case"):
+    with pytest.raises(ConfigError, match=r"task: new_lesions does not fit .*one visit per case.*synth-longitudinal"):
         cohort_from_config(config)
 
 

@@ -213,7 +213,13 @@ def check_task(config: Mapping[str, Any], sheet: CaseSheet) -> None:
             if sheet.task == "new_lesions"
             else "one visit per case"
         )
-        raise ConfigError(f"task: {task} does not fit {where}: it has {have}, which is task: {sheet.task}")
+        hint = ""
+        if task == "new_lesions" and config.get("dataset", {}).get("source", "synthetic") == "synthetic":
+            hint = (
+                "; the workflow's synthetic cohort is cross-sectional: write a two-visit one with "
+                "`lesionbench synth-longitudinal` and give it as dataset.source: msseg2"
+            )
+        raise ConfigError(f"task: {task} does not fit {where}: it has {have}, which is task: {sheet.task}{hint}")
     if task not in WORKFLOW_TASKS:
         raise ConfigError(
             f"task: {task}: the workflow does not run this track yet (it runs {', '.join(WORKFLOW_TASKS)}); "
