@@ -111,6 +111,7 @@ def test_new_lesion_track_runs_and_ranks(cohort, tmp_path):
     assert (ranked["n_cases_new"] + ranked["n_cases_empty"] == len(test_cases)).all()
     assert (board["entry_kind"] == "rater").sum() == 4
     assert "New lesions (MSSEG-2)" in (results / "ranking/new_lesion_leaderboard.md").read_text()
+    assert (results / "ranking/figures/new_lesion_empty_cases.png").stat().st_size > 0
     status = pd.read_csv(results / "methods/status.tsv", sep="\t")
     assert (status["status"] == "ok").all()
 

@@ -112,6 +112,7 @@ rule new_lesion_ranking:
     output:
         table=paths.NEW_LESION_LEADERBOARD,
         markdown=paths.NEW_LESION_LEADERBOARD_MD,
+        figure=paths.NEW_LESION_EMPTY_FIGURE,
     log:
         paths.log("new_lesion_ranking"),
     conda:

@@ -11,6 +11,7 @@ def main(smk):
         reference=smk.params.reference,
         table_path=smk.output.table,
         markdown_path=smk.output.markdown,
+        figure_path=smk.output.figure,
     )
     print(board.to_string(index=False))
 

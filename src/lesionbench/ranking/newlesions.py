@@ -135,11 +135,13 @@ def write_new_lesion_leaderboard(
     reference: str,
     table_path: str | Path,
     markdown_path: str | Path,
+    figure_path: str | Path | None = None,
     rater_reference: str | None = "loo",
 ) -> pd.DataFrame:
     """The new-lesion leaderboard of a ``metrics.tsv`` (:func:`new_lesion_leaderboard`), written as
     a TSV and as a Markdown table headed by :data:`NEW_LESION_RULE`; rater rows are kept only when
-    the table scores raters against ``rater_reference``."""
+    the table scores raters against ``rater_reference``. With ``figure_path``, also
+    :func:`empty_case_figure`."""
     from .leaderboard import leaderboard_markdown
     from .table import read_metrics_table
 
@@ -151,4 +153,41 @@ def write_new_lesion_leaderboard(
     Path(markdown_path).write_text(
         leaderboard_markdown(board, title="New lesions (MSSEG-2)", note=NEW_LESION_RULE) + "\n"
     )
+    if figure_path is not None:
+        empty_case_figure(table, figure_path, reference=reference, rater_reference=rater_reference)
     return board
+
+
+def empty_case_figure(
+    table: pd.DataFrame, path: str | Path, *, reference: str, rater_reference: str | None = "loo"
+) -> Path:
+    """Per entry, the number of lesions reported on each case without new lesions (0 is perfect):
+    one dot per case, the mean as a bar; methods against ``reference``, raters against
+    ``rater_reference``. Entries in leaderboard order of their mean (fewest first)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keep = (table["metric"] == "n_tested_lesions") & (table["status"] == "ok")
+    keep &= (table["reference"] == reference) | (
+        (table["entry_kind"] == "rater") & (table["reference"] == rater_reference)
+    )
+    rows = table[keep]
+    means = rows.groupby("entry")["value"].mean().sort_values(kind="stable")
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(means) + 1.5), 3.2), dpi=100)
+    for i, entry in enumerate(means.index):
+        values = rows.loc[rows["entry"] == entry, "value"].to_numpy(dtype=float)
+        rater = bool((rows.loc[rows["entry"] == entry, "entry_kind"] == "rater").any())
+        ax.bar(i, means[entry], color="0.8" if rater else "tab:blue", width=0.6)
+        ax.plot(np.full(values.size, i), values, "o", color="k", ms=3)
+    ax.set_xticks(range(len(means)))
+    ax.set_xticklabels(list(means.index), rotation=30, ha="right")
+    ax.set_ylabel("lesions reported")
+    n_cases = rows["case_id"].nunique()
+    ax.set_title(f"cases without new lesions (n = {n_cases}): false positives")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

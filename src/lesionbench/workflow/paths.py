@@ -185,6 +185,8 @@ def ranking_figure(name: str = "{name}") -> str:
 #: The track's leaderboard (lesionbench.ranking.newlesions), as a table and as Markdown.
 NEW_LESION_LEADERBOARD = f"{RANKING_DIR}/new_lesion_leaderboard.tsv"
 NEW_LESION_LEADERBOARD_MD = f"{RANKING_DIR}/new_lesion_leaderboard.md"
+#: Lesions each method reports on the cases without new lesions (MSSEG-2's false-positive count).
+NEW_LESION_EMPTY_FIGURE = f"{RANKING_DIR}/figures/new_lesion_empty_cases.png"
 
 
 def visit_case(case: str = "{case}", visit: str = "{visit}") -> str:
