@@ -85,8 +85,11 @@ def test_msseg2_import(tmp_path):
             write_nifti(root / patient / f"ground_truth_expert{k}.nii.gz", small_mask())
         write_nifti(root / patient / "ground_truth.nii.gz", small_mask())
     sheet = validate_case_sheet(import_msseg2(root))
+    assert sheet.task == "new_lesions"
     assert list(sheet.cases["case_id"]) == ["013", "015"]
-    assert sheet.cases.loc[0, "flair"] == "013/flair_time02_on_middle_space.nii.gz"
+    assert sheet.cases.loc[0, "flair_time01"] == "013/flair_time01_on_middle_space.nii.gz"
+    assert sheet.cases.loc[0, "flair_time02"] == "013/flair_time02_on_middle_space.nii.gz"
+    assert "flair" not in sheet.cases.columns
     assert sheet.cases.loc[0, "consensus"] == "013/ground_truth.nii.gz"
     assert list(sheet.raters_of("015")) == [(f"expert{k}", f"015/ground_truth_expert{k}.nii.gz") for k in range(1, 5)]
 

@@ -75,7 +75,9 @@ def test_old_policy_value_record_is_refused_with_the_new_word():
         failure_policy(config, "methods")
 
 
-@pytest.mark.parametrize("path", ["config/config.yaml", "tests/configs/tiny.yaml"])
+@pytest.mark.parametrize(
+    "path", ["config/config.yaml", "tests/configs/tiny.yaml", "tests/configs/new_lesions_tiny.yaml"]
+)
 def test_shipped_configs_use_no_old_key(path: str) -> None:
     check_renamed_keys(yaml.safe_load((REPO / path).read_text()))
 

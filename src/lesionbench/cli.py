@@ -35,6 +35,10 @@ VERBS: dict[str, tuple[str, str]] = {
         "lesionbench.synth.cli:add_parser",
         "generate a synthetic multi-center MS cohort with known truth (MS-SEG 2016 layout)",
     ),
+    "synth-longitudinal": (
+        "lesionbench.synth.cli:add_longitudinal_parser",
+        "generate a synthetic two-visit MS cohort with known new lesions (MSSEG-2 layout)",
+    ),
     "metrics": ("lesionbench.metrics.cli:add_parser", "evaluation metrics of one (reference, prediction) pair as JSON"),
     "consensus": (
         "lesionbench.consensus.cli:add_parser",

@@ -9,7 +9,14 @@ import pandas as pd
 from snakemake.utils import validate
 
 from lesionbench.consensus import case as consensus_case
-from lesionbench.methods.registry import PRIOR_NAMES, parse_methods, wants_gpu
+from lesionbench.cohort.layout import TIME_POINTS
+from lesionbench.cohort.sheet import required_columns
+from lesionbench.methods.registry import (
+    PRIOR_NAMES,
+    check_task_kinds,
+    parse_methods,
+    wants_gpu,
+)
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.ranking.outputs import (
     options_as_params,
@@ -54,6 +61,18 @@ SYNTHETIC = config["dataset"]["source"] == "synthetic"
 N_RATERS = int(config["synthetic"]["raters"])
 SYNTHETIC_PRESET = config["synthetic"]["preset"]
 SYNTHETIC_SEED = stage_seed(config, "synthetic")
+# The track (config task, checked against the cohort's form by cohort_from_config). In the
+# new-lesion track each visit of a case is preprocessed and harmonized as a case of its own
+# (paths.visit_case: "<case>_time01", "<case>_time02"); consensus, methods and metrics work on
+# the case, on its second visit's grid.
+TASK = str(config.get("task", "cross_sectional"))
+NEW_LESIONS = TASK == "new_lesions"
+VISIT_OF = (
+    {paths.visit_case(c, v): (c, v) for c in CASES for v in TIME_POINTS}
+    if NEW_LESIONS
+    else {}
+)
+QC_REQUIRED = required_columns(TASK, config["modalities"]["required"])
 SYNTH_FILES = {}
 if SYNTHETIC:
     from lesionbench.synth import case_files, plan_cohort
@@ -86,6 +105,7 @@ CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(
 )
 
 METHOD_SPECS = {spec.name: spec for spec in parse_methods(config.get("methods", []))}
+check_task_kinds(list(METHOD_SPECS.values()), TASK)
 METHODS_ON_FAILURE = failure_policy(config, "methods")
 METHOD_CONFIG = {entry["name"]: dict(entry) for entry in config.get("methods", [])}
 
@@ -93,7 +113,7 @@ RANKING_OPTIONS = options_from_config(config)
 
 
 wildcard_constraints:
-    case="|".join(CASES),
+    case="|".join(CASES + list(VISIT_OF)),
     fusion="|".join(CONSENSUS_METHODS),
     case_dir=r"(Training|Testing)/Center_\d+/Patient_\d+",
     scheme="|".join(HZ_SCHEMES) if HZ_SCHEMES else "none",
@@ -144,9 +164,28 @@ GROUP_HARMONIZE = "harmonize"
 
 
 def case_images(wildcards):
-    """Images of a case by modality (absolute paths; modalities not given are left out)."""
+    """Images of a case by modality (absolute paths; modalities not given are left out); for a
+    visit of a two-visit case, that visit's images by modality."""
+    if wildcards.case in VISIT_OF:
+        case, visit = VISIT_OF[wildcards.case]
+        found = {m: SHEET.path(case, f"{m}_{visit}") for m in PP_MODALITIES}
+        return {m: str(p) for m, p in found.items() if p is not None}
     images, _ = SHEET.qc_inputs(wildcards.case)
     return {m: str(p) for m, p in images.items() if p is not None}
+
+
+def grid_image(case):
+    """The image whose grid a case's masks, consensus and predictions have: the FLAIR (the
+    second visit's FLAIR in the new-lesion track)."""
+    return str(SHEET.path(case, "flair_time02" if NEW_LESIONS else "flair"))
+
+
+def brain_mask_of(case):
+    """The brain mask methods and consensus use: the preprocessed one, or the fused mask of the
+    two visits in the new-lesion track."""
+    if NEW_LESIONS:
+        return paths.fused_brain_mask(case)
+    return paths.preprocessed(case, "brain_mask")
 
 
 def case_masks(wildcards):
@@ -175,12 +214,17 @@ def case_rater_paths(wildcards):
     return [str(p) for p in SHEET.rater_paths(wildcards.case).values()]
 
 
+def patient_of(case):
+    """The case a visit belongs to (the case itself outside the new-lesion track)."""
+    return VISIT_OF[case][0] if case in VISIT_OF else case
+
+
 def case_center(wildcards):
-    return str(SHEET.case(wildcards.case)["center"])
+    return str(SHEET.case(patient_of(wildcards.case))["center"])
 
 
 def case_split(wildcards):
-    return str(SHEET.case(wildcards.case)["split"])
+    return str(SHEET.case(patient_of(wildcards.case))["split"])
 
 
 def case_seen_center(wildcards):
@@ -264,8 +308,24 @@ def analysis_case_list(wildcards):
     return analysis_cases()
 
 
-def analysis_case_centers(wildcards):
-    return {case: str(CASE_INFO.loc[case, "center"]) for case in analysis_cases()}
+def image_cases(split=None):
+    """The cases of the preprocessing and harmonization stages: the analysis cases, or in the
+    new-lesion track each visit of them."""
+    cases = analysis_cases(split)
+    if not NEW_LESIONS:
+        return cases
+    return [paths.visit_case(c, v) for c in cases for v in TIME_POINTS]
+
+
+def image_case_list(wildcards):
+    """image_cases() as a params function."""
+    return image_cases()
+
+
+def image_case_centers(wildcards):
+    return {
+        case: str(CASE_INFO.loc[patient_of(case), "center"]) for case in image_cases()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,22 +365,23 @@ def preprocessed_of_cases(name):
     """Input function: one preprocessed file (``name``) of every analysis case."""
 
     def files(wildcards):
-        return [paths.preprocessed(case, name) for case in analysis_cases()]
+        return [paths.preprocessed(case, name) for case in image_cases()]
 
     return files
 
 
 def preprocess_qc_tables(wildcards):
-    return [paths.preprocess_qc_case(case) for case in analysis_cases()]
+    return [paths.preprocess_qc_case(case) for case in image_cases()]
 
 
 def transforms_of_cases(wildcards):
-    return [paths.transforms_dir(case) for case in analysis_cases()]
+    return [paths.transforms_dir(case) for case in image_cases()]
 
 
 def nyul_train_cases(wildcards=None):
-    """Nyul's standard scale is fitted on the training split only."""
-    return analysis_cases("train")
+    """Nyul's standard scale is fitted on the training split only (both visits of each
+    training case in the new-lesion track)."""
+    return image_cases("train")
 
 
 def nyul_images(wildcards):
@@ -383,7 +444,7 @@ def harmonization_qc_case_files(wildcards=None):
                 },
             },
         }
-        for case in analysis_cases()
+        for case in image_cases()
     }
 
 
@@ -418,12 +479,12 @@ def consensus_outputs():
 
 def consensus_inputs(wildcards):
     inputs = {
-        "flair": case_images(wildcards)["flair"],
+        "flair": grid_image(wildcards.case),
         "raters": case_rater_paths(wildcards),
     }
     # the brain mask (and so preprocessing) only when a fusion runs in the brain region
     if consensus_case.needs_brain_mask(CONSENSUS_METHODS, CONSENSUS_OPTIONS):
-        inputs["brain_mask"] = paths.preprocessed(wildcards.case, "brain_mask")
+        inputs["brain_mask"] = brain_mask_of(wildcards.case)
     return inputs
 
 
@@ -515,6 +576,7 @@ UNET_CPU_METHODS = names_regex(
 UNET_GPU_METHODS = names_regex(
     [m for m in methods_of_kind("unet3d") if wants_gpu(METHOD_SPECS[m])]
 )
+SUBTRACTION_METHODS = names_regex(methods_of_kind("subtraction"))
 COMMAND_METHODS = names_regex(methods_of_kind("command"))
 SUBMISSION_METHODS = names_regex(methods_of_kind("submission"))
 ENSEMBLE_METHODS = names_regex(methods_of_kind("ensemble"))
@@ -558,6 +620,7 @@ def method_gpu(wildcards):
 
 SKLEARN_MODEL = paths.MODEL_FILE_NAMES["random_forest"]
 UNET_MODEL = paths.MODEL_FILE_NAMES["unet3d"]
+SUBTRACTION_MODEL = paths.MODEL_FILE_NAMES["subtraction"]
 
 
 def training_outputs(model_name):
@@ -582,10 +645,19 @@ def model_path(method):
 def case_method_files(case, method):
     """The files a built-in method reads for one case (raw FLAIR grid = output grid)."""
     spec = METHOD_SPECS[method]
+    if NEW_LESIONS:
+        # each input read at both visits, baseline first: two channels per input
+        images = [
+            image.path(paths.visit_case(case, visit))
+            for image in spec.inputs
+            for visit in TIME_POINTS
+        ]
+    else:
+        images = [image.path(case) for image in spec.inputs]
     files = {
-        "flair": str(SHEET.qc_inputs(case)[0]["flair"]),
-        "images": [image.path(case) for image in spec.inputs],
-        "brain_mask": paths.preprocessed(case, "brain_mask"),
+        "flair": grid_image(case),
+        "images": images,
+        "brain_mask": brain_mask_of(case),
         "priors": [],
     }
     if spec.kind in ("flair_hyperintensity", "random_forest"):
@@ -624,11 +696,10 @@ def inference_inputs(wildcards):
 
 
 def command_inputs(wildcards):
-    spec = METHOD_SPECS[wildcards.method]
-    return {
-        "flair": case_images(wildcards)["flair"],
-        "images": [image.path(wildcards.case) for image in spec.inputs],
-    }
+    """The case's grid image and the command's images (in the new-lesion track each input at
+    both visits, in the order of command_modalities)."""
+    files = case_method_files(wildcards.case, wildcards.method)
+    return {"flair": files["flair"], "images": files["images"]}
 
 
 def submission_inputs(wildcards):
@@ -641,7 +712,7 @@ def submission_inputs(wildcards):
     from lesionbench.methods.participants import submission_path
 
     spec = METHOD_SPECS[wildcards.method]
-    inputs = {"flair": case_images(wildcards)["flair"]}
+    inputs = {"flair": grid_image(wildcards.case)}
     try:
         submitted = submission_path(spec.folder, spec.pattern, wildcards.case)
     except (LesionbenchError, OSError, ValueError):
@@ -657,14 +728,19 @@ def participant_limits(wildcards):
 
 
 def command_modalities(wildcards):
-    return [image.modality for image in METHOD_SPECS[wildcards.method].inputs]
+    """The command's placeholders for its images: the modalities, or in the new-lesion track
+    each modality at each visit ({flair_time01}, {flair_time02})."""
+    inputs = METHOD_SPECS[wildcards.method].inputs
+    if NEW_LESIONS:
+        return [f"{image.modality}_{v}" for image in inputs for v in TIME_POINTS]
+    return [image.modality for image in inputs]
 
 
 def ensemble_inputs(wildcards):
     spec = METHOD_SPECS[wildcards.method]
     return {
-        "flair": case_images(wildcards)["flair"],
-        "brain_mask": paths.preprocessed(wildcards.case, "brain_mask"),
+        "flair": grid_image(wildcards.case),
+        "brain_mask": brain_mask_of(wildcards.case),
         "members": [paths.prediction_dir(m, wildcards.case) for m in spec.members],
     }
 
@@ -729,7 +805,47 @@ def evaluation_inputs(wildcards):
 
 
 def metrics_case_tables(wildcards):
+    if NEW_LESIONS:
+        return [paths.new_lesion_metrics_case(case) for case in analysis_cases("test")]
     return [paths.metrics_case(case) for case in analysis_cases()]
+
+
+# ---------------------------------------------------------------------------------------------
+# The new-lesion track
+# ---------------------------------------------------------------------------------------------
+
+
+def visit_brain_masks(wildcards):
+    """The preprocessed brain masks of a case's two visits, baseline first."""
+    return [
+        paths.preprocessed(paths.visit_case(wildcards.case, v), "brain_mask")
+        for v in TIME_POINTS
+    ]
+
+
+def new_lesion_score_inputs(wildcards):
+    """A test case's consensus, its methods' prediction folders, its raters' masks and their
+    leave-one-out fusions."""
+    case = wildcards.case
+    reference = config["consensus"]["reference"]
+    loo = paths.consensus_loo_dir(case, reference)
+    return {
+        "reference": reference_mask(case),
+        "predictions": [
+            paths.prediction_dir(name, case) for name, _ in evaluated_entries()
+        ],
+        "raters": case_rater_paths(wildcards),
+        "loo": loo,
+    }
+
+
+def new_lesion_case_fields(wildcards):
+    """The case's columns of the long table."""
+    return {
+        "center": case_center(wildcards),
+        "split": case_split(wildcards),
+        "seen_center": case_seen_center(wildcards),
+    }
 
 
 # Report entries of the ranking job's files, by group (lesionbench.ranking.outputs).
@@ -780,11 +896,15 @@ def final_targets(wildcards):
     targets += list(consensus_table_outputs().values())
     targets.append(paths.METRICS_TABLE)
     if config.get("methods"):
-        targets.append(paths.LEADERBOARD)
+        targets.append(
+            paths.NEW_LESION_LEADERBOARD if NEW_LESIONS else paths.LEADERBOARD
+        )
     targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
     if HZ_SCHEMES:
         targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
     if METHOD_SPECS:
         targets += [paths.METHODS_STATUS, paths.METHODS_TIMING]
-    targets.append(paths.LESION_FREQUENCY_FIGURE)
+    if not NEW_LESIONS:
+        # the template-space lesion map is of every lesion of one visit
+        targets.append(paths.LESION_FREQUENCY_FIGURE)
     return targets

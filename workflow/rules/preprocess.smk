@@ -118,7 +118,7 @@ rule preprocess_overlays:
         mem_mb=scaled_mem(2000),
         runtime=scaled_runtime(5),
     params:
-        cases=analysis_case_list,
+        cases=image_case_list,
         second=OVERLAY_SECOND,
     script:
         "../scripts/preprocess_overlays.py"
@@ -212,8 +212,8 @@ rule harmonize_qc:
         mem_mb=scaled_mem(4000),
         runtime=scaled_runtime(10),
     params:
-        cases=analysis_case_list,
-        centers=analysis_case_centers,
+        cases=image_case_list,
+        centers=image_case_centers,
         modalities=HZ_MODALITIES,
         schemes=HZ_SCHEMES,
         files=harmonization_qc_case_files,

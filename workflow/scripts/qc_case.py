@@ -4,13 +4,14 @@ from lesionbench.workflow.run import run_script
 
 
 def main(smk):
-    from lesionbench.cohort.qc import first_error, inspect_case, records_table
+    from lesionbench.cohort.qc import first_error, inspect_task_case, records_table
 
     files = smk.params.files
-    records = inspect_case(
+    records = inspect_task_case(
         smk.wildcards.case,
         files["images"],
         files["masks"],
+        task=smk.params.task,
         required=smk.params.required,
         label_policy=smk.params.label_policy,
         affine_tolerance_mm=float(smk.params.affine_tolerance_mm),

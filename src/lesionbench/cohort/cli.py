@@ -78,8 +78,8 @@ def add_qc_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_qc(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .qc import case_summary, first_error, inspect_case, records_table
-    from .sheet import read_case_sheet, validate_case_sheet
+    from .qc import case_summary, first_error, inspect_task_case, records_table
+    from .sheet import read_case_sheet, required_columns, validate_case_sheet
 
     sheet = validate_case_sheet(
         read_case_sheet(args.cases, args.raters, root=args.root), required_modalities=args.require
@@ -87,11 +87,12 @@ def run_qc(args: argparse.Namespace) -> int:
     tables = []
     for case_id in sheet.case_ids:
         images, masks = sheet.qc_inputs(case_id)
-        records = inspect_case(
+        records = inspect_task_case(
             case_id,
             images,
             masks,
-            required=args.require,
+            task=sheet.task,
+            required=required_columns(sheet.task, args.require),
             label_policy=args.label_policy,
             affine_tolerance_mm=args.affine_tolerance,
         )

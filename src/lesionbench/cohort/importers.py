@@ -10,7 +10,9 @@ Layouts (``docs/data-and-preprocessing.md`` section 1):
     the first two digits of the folder name and the split is not recorded.
 ``msseg2``
     MSSEG-2 (2021): one folder per patient with ``flair_time01_on_middle_space``,
-    ``flair_time02_on_middle_space``, ``ground_truth_expert1..4`` and ``ground_truth``.
+    ``flair_time02_on_middle_space``, ``ground_truth_expert1..4`` and ``ground_truth`` (masks of
+    the lesions new at the second visit). Imported as a ``new_lesions`` sheet: two time points
+    per case (``flair_time01``, ``flair_time02``), never as one visit.
 ``bids``
     ``sub-*/[ses-*/]anat/sub-*_FLAIR.nii.gz`` (``_T1w``, ``_T2w``, ``_PDw``, ``_ce-*_T1w``), rater
     masks under ``derivatives/<rater>/sub-*/...`` (a derivative folder named ``consensus`` is the
@@ -33,12 +35,16 @@ from .layout import (
     BRAIN_MASK_STEM,
     CONSENSUS_STEM,
     LAYOUTS,
+    MSSEG2_CONSENSUS_STEM,
+    MSSEG2_FLAIR_STEMS,
     MSSEG2016_CENTERS,
     PREPROCESSED_STEMS,
     RAW_STEMS,
     SPLIT_DIRS,
+    TIME_POINTS,
     Center,
     case_id_for,
+    time_point_column,
 )
 from .sheet import RATER_COLUMNS, CaseSheet
 
@@ -175,29 +181,66 @@ def import_msseg2016(
     )
 
 
-def import_msseg2(root: str | Path, *, split: str = "train", center: str = "") -> CaseSheet:
-    """Read an MSSEG-2 (2021) folder: FLAIR at time 2 is the case's FLAIR, time 1 is kept as
-    ``flair_time01``; ``ground_truth_expertK`` are raters and ``ground_truth`` the consensus."""
+def _msseg2_time_point(case_dir: Path, time_point: str, modality: str = "flair") -> Path | None:
+    for stem in MSSEG2_FLAIR_STEMS[time_point]:
+        found = _find_image(case_dir, stem.replace("flair", modality, 1))
+        if found is not None:
+            return found
+    return None
+
+
+def import_msseg2(
+    root: str | Path,
+    *,
+    split: str = "train",
+    center: str = "",
+    splits: Mapping[str, str] | None = None,
+    centers: Mapping[str, str] | None = None,
+) -> CaseSheet:
+    """Read an MSSEG-2 (2021) folder as a ``new_lesions`` sheet: two visits per case.
+
+    One folder per patient holding ``flair_time01_on_middle_space`` and
+    ``flair_time02_on_middle_space`` (or ``flair_time01``/``flair_time02`` when the visits are not
+    yet co-registered), optionally ``t1_time01``/``t1_time02`` named the same way, ``ground_truth_expertK`` (the raters' masks of new lesions) and
+    ``ground_truth`` (the shipped consensus of new lesions). The case id is the folder name.
+    Patient folders may sit directly in ``root`` or in ``Training/`` and ``Testing/`` (split
+    ``train``/``test``). Otherwise ``split`` is given to every case; ``center`` likewise; and
+    ``splits``/``centers`` (case id -> value) override both for the cases they name. A folder
+    with one visit but not the other is an error naming it.
+    """
     root = Path(root).absolute()
     if not root.is_dir():
         raise SheetError("dataset root is not a folder", path=root)
     rows: list[dict[str, object]] = []
     raters: list[dict[str, str]] = []
-    for case_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        flair = _find_image(case_dir, "flair_time02_on_middle_space")
-        if flair is None:
+    split_of: dict[Path, str] = {}
+    for name, label in SPLIT_DIRS.items():
+        if (root / name).is_dir():
+            split_of.update({p: label for p in (root / name).iterdir() if p.is_dir()})
+    if not split_of:
+        split_of = {p: split for p in root.iterdir() if p.is_dir()}
+    for case_dir in sorted(split_of, key=lambda p: p.name):
+        visits = {t: _msseg2_time_point(case_dir, t) for t in TIME_POINTS}
+        if all(path is None for path in visits.values()):
             continue
         case_id = case_dir.name
+        for t, path in visits.items():
+            if path is None:
+                raise SheetError(
+                    f"MSSEG-2 case has one FLAIR visit but no {MSSEG2_FLAIR_STEMS[t][0]}.nii[.gz]",
+                    case=case_id,
+                    path=case_dir,
+                )
         rows.append(
             {
                 "case_id": case_id,
-                "center": center,
+                "center": (centers or {}).get(case_id, center),
                 "scanner": "",
                 "field_strength": None,
-                "split": split,
-                "flair": _rel(flair, root),
-                "flair_time01": _rel(_find_image(case_dir, "flair_time01_on_middle_space"), root),
-                "consensus": _rel(_find_image(case_dir, "ground_truth"), root),
+                "split": (splits or {}).get(case_id, split_of[case_dir]),
+                **{time_point_column("flair", t): _rel(path, root) for t, path in visits.items()},
+                **{time_point_column("t1", t): _rel(_msseg2_time_point(case_dir, t, "t1"), root) for t in TIME_POINTS},
+                "consensus": _rel(_find_image(case_dir, MSSEG2_CONSENSUS_STEM), root),
                 "source_dir": _rel(case_dir, root),
             }
         )
@@ -209,12 +252,17 @@ def import_msseg2(root: str | Path, *, split: str = "train", center: str = "") -
         for number, entry in sorted(found):
             raters.append({"case_id": case_id, "rater": f"expert{number}", "path": _rel(entry, root)})
     if not rows:
-        raise SheetError("no MSSEG-2 cases found (folders holding flair_time02_on_middle_space.nii[.gz])", path=root)
+        raise SheetError(
+            "no MSSEG-2 cases found (folders holding flair_time01_on_middle_space.nii[.gz] and "
+            "flair_time02_on_middle_space.nii[.gz])",
+            path=root,
+        )
     return CaseSheet(
         cases=pd.DataFrame(rows),
         raters=pd.DataFrame(raters, columns=list(RATER_COLUMNS)),
         root=root,
         origin=str(root),
+        task="new_lesions",
     )
 
 

@@ -35,6 +35,23 @@ PREPROCESSED_STEMS: dict[str, str] = {
     "t1gd": "GADO_preprocessed",
 }
 
+#: What a cohort asks of the methods: ``cross_sectional`` (segment every lesion of one visit,
+#: MS-SEG 2016) or ``new_lesions`` (segment the lesions that are new at the second of two visits,
+#: MSSEG-2, 2021). The workflow's ``task`` config key takes one of these.
+TASKS: tuple[str, ...] = ("cross_sectional", "new_lesions")
+
+#: The two visits of a ``new_lesions`` case; sheet columns are ``<modality>_<time point>``.
+TIME_POINTS: tuple[str, ...] = ("time01", "time02")
+
+#: MSSEG-2 (2021) file stems per time point: the organisers' images co-registered to a middle
+#: space first, then the plain stems of a folder that still needs co-registration.
+MSSEG2_FLAIR_STEMS: dict[str, tuple[str, ...]] = {
+    "time01": ("flair_time01_on_middle_space", "flair_time01"),
+    "time02": ("flair_time02_on_middle_space", "flair_time02"),
+}
+MSSEG2_RATER_STEM = "ground_truth_expert{rater}"
+MSSEG2_CONSENSUS_STEM = "ground_truth"
+
 RATER_STEM = "ManualSegmentation_{rater}"
 CONSENSUS_STEM = "Consensus"
 BRAIN_MASK_STEM = "Brain_Mask"
@@ -57,6 +74,11 @@ MSSEG2016_CENTERS: dict[str, Center] = {
     "07": Center("07", "Siemens Aera", 1.5),
     "08": Center("08", "Philips Ingenia", 3.0),
 }
+
+
+def time_point_column(modality: str, time_point: str) -> str:
+    """Sheet column of ``modality`` at ``time_point``: ``time_point_column("flair", "time01") == "flair_time01"``."""
+    return f"{modality}_{time_point}"
 
 
 def case_id_for(split: str, center: str, patient: int | str) -> str:

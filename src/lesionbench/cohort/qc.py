@@ -21,7 +21,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, MissingFileError
+from ..errors import GridMismatchError, InputError, MissingFileError
 from ..io import AFFINE_TOLERANCE_MM, LabelPolicy, Volume, load_mask, load_volume
 
 QC_COLUMNS: tuple[str, ...] = (
@@ -130,12 +130,14 @@ def inspect_case(
     required: Iterable[str] = ("flair",),
     label_policy: LabelPolicy = "binary",
     affine_tolerance_mm: float = AFFINE_TOLERANCE_MM,
+    reference_role: str = "flair",
 ) -> list[QCRecord]:
     """Check one case's files and describe them; problems are recorded, not raised.
 
-    ``images`` maps roles (``flair``, ``t1``, ...) to paths (``None``: not given); FLAIR is
-    the reference grid for every entry of ``masks`` (``rater1``..., ``brain_mask``,
-    ``consensus``). A required image that is not given is recorded as a failure.
+    ``images`` maps roles (``flair``, ``t1``, ...) to paths (``None``: not given); the image of
+    ``reference_role`` (FLAIR; ``flair_time02`` for a two-visit case) is the reference grid for
+    every entry of ``masks`` (``rater1``..., ``brain_mask``, ``consensus``). A required image
+    that is not given is recorded as a failure.
     """
     required = set(required)
     records: list[QCRecord] = []
@@ -150,7 +152,7 @@ def inspect_case(
             continue
         record, vol = _inspect_image(case_id, role, Path(path))
         records.append(record)
-        if role == "flair":
+        if role == reference_role:
             reference = vol
     for role, path in masks.items():
         if path is None:
@@ -187,3 +189,101 @@ def case_summary(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["case_id", "passed", "n_files", "n_failed", "problem"])
+
+
+@dataclass(frozen=True)
+class TimePointGrids:
+    """Whether the two visits of a case share one voxel grid; ``problem`` says how they differ."""
+
+    case_id: str
+    same_grid: bool
+    problem: str = ""
+
+    @property
+    def needs_coregistration(self) -> bool:
+        return not self.same_grid
+
+
+def describe_time_point_difference(time01: Volume, time02: Volume, atol_mm: float) -> str:
+    """How the grid of ``time02`` differs from that of ``time01`` ("" when it does not): shape,
+    then voxel spacing, then the affine beyond ``atol_mm``."""
+    if time01.shape != time02.shape:
+        return f"shape {time02.shape} differs from the first visit's shape {time01.shape}"
+    if not np.allclose(time01.spacing, time02.spacing, rtol=0.0, atol=atol_mm):
+        first = "x".join(f"{s:.4g}" for s in time01.spacing)
+        second = "x".join(f"{s:.4g}" for s in time02.spacing)
+        return f"voxel spacing {second} mm differs from the first visit's {first} mm"
+    worst = float(np.max(np.abs(np.asarray(time01.affine) - np.asarray(time02.affine))))
+    if worst > atol_mm:
+        return f"affine differs from the first visit's by up to {worst:.4g} mm (tolerance {atol_mm:g} mm)"
+    return ""
+
+
+def check_time_points(
+    case_id: str,
+    time01: Volume,
+    time02: Volume,
+    *,
+    atol_mm: float = AFFINE_TOLERANCE_MM,
+    on_mismatch: str = "stop",
+) -> TimePointGrids:
+    """Check that both visits of a two-time-point case lie on one grid (shape, spacing, affine
+    within ``atol_mm``).
+
+    ``on_mismatch="stop"`` raises :class:`~lesionbench.errors.GridMismatchError` naming the case and
+    the second visit's file; ``"flag"`` returns a :class:`TimePointGrids` saying the visits need
+    co-registration.
+    """
+    if on_mismatch not in ("stop", "flag"):
+        raise ValueError(f"on_mismatch must be 'stop' or 'flag', not {on_mismatch!r}")
+    problem = describe_time_point_difference(time01, time02, atol_mm)
+    if problem and on_mismatch == "stop":
+        raise GridMismatchError(
+            f"the two visits are not on one grid ({problem}); co-register them first", case=case_id, path=time02.path
+        )
+    return TimePointGrids(case_id=case_id, same_grid=not problem, problem=problem)
+
+
+def time_point_record(case_id: str, path1: Path, path2: Path, *, atol_mm: float = AFFINE_TOLERANCE_MM) -> QCRecord:
+    """The visits' grid check as one QC row (role ``time_points``), for :func:`inspect_case`'s
+    table: ``fail`` with the :class:`GridMismatchError` when the grids differ or a visit does not open."""
+    record = QCRecord(case_id=case_id, role="time_points", path=str(path2))
+    try:
+        first = load_volume(path1, case=case_id)
+        second = load_volume(path2, case=case_id)
+        check_time_points(case_id, first, second, atol_mm=atol_mm)
+    except InputError as exc:
+        record.status, record.error_kind, record.problem, record.error = "fail", exc.kind, exc.problem, exc
+        return record
+    _describe_geometry(record, second, _on_disk_dtype(path2))
+    return record
+
+
+def inspect_task_case(
+    case_id: str,
+    images: Mapping[str, Path | None],
+    masks: Mapping[str, Path | None],
+    *,
+    task: str,
+    required: Iterable[str] = ("flair",),
+    label_policy: LabelPolicy = "binary",
+    affine_tolerance_mm: float = AFFINE_TOLERANCE_MM,
+) -> list[QCRecord]:
+    """:func:`inspect_case` for a case of ``task``: a ``new_lesions`` case's masks are checked on
+    its second visit's grid and a ``time_points`` row (:func:`time_point_record`) follows its
+    images, so a second visit off the first one's grid is the first problem reported. ``required``
+    are sheet columns (``flair_time01``, ``flair_time02`` for a two-visit case)."""
+    two_visits = task == "new_lesions"
+    records = inspect_case(
+        case_id,
+        images,
+        masks,
+        required=required,
+        label_policy=label_policy,
+        affine_tolerance_mm=affine_tolerance_mm,
+        reference_role="flair_time02" if two_visits else "flair",
+    )
+    first, second = images.get("flair_time01"), images.get("flair_time02")
+    if two_visits and first is not None and second is not None:
+        records.insert(len(images), time_point_record(case_id, first, second, atol_mm=affine_tolerance_mm))
+    return records

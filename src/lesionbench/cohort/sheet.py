@@ -8,6 +8,12 @@ e.g. MS-SEG's ``Consensus.nii.gz``). ``raters.tsv`` columns: ``case_id``, ``rate
 Paths are relative to the dataset root (absolute paths are allowed when they stay inside it);
 a path that leaves the root is rejected. Modalities other than FLAIR may be empty for some cases;
 the run's ``required_modalities`` says which ones must be present.
+
+A ``new_lesions`` sheet (two visits per case, MSSEG-2 style) has one column per modality and
+time point instead (``flair_time01``, ``flair_time02``, optional ``t1_time01`` ...) and no
+``flair`` column; its ``consensus`` and rater masks outline the lesions that are new at the
+second visit. A sheet read from disk is ``new_lesions`` when it has both ``flair_time01`` and
+``flair_time02`` columns (:func:`sheet_task`), else ``cross_sectional``.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import PathEscapeError, SheetError
-from .layout import MODALITIES
+from .layout import MODALITIES, TASKS, TIME_POINTS, time_point_column
 
 CASE_COLUMNS: tuple[str, ...] = ("case_id", "center", "scanner", "field_strength", "split")
 OPTIONAL_PATH_COLUMNS: tuple[str, ...] = ("brain_mask", "consensus")
 PATH_COLUMNS: tuple[str, ...] = MODALITIES + OPTIONAL_PATH_COLUMNS
+#: Image columns of a ``new_lesions`` sheet: every modality at both time points.
+TIME_POINT_COLUMNS: tuple[str, ...] = tuple(time_point_column(m, t) for m in MODALITIES for t in TIME_POINTS)
+LONGITUDINAL_PATH_COLUMNS: tuple[str, ...] = TIME_POINT_COLUMNS + OPTIONAL_PATH_COLUMNS
 RATER_COLUMNS: tuple[str, ...] = ("case_id", "rater", "path")
 SPLITS: frozenset[str] = frozenset({"train", "test"})
 
@@ -43,6 +52,17 @@ class CaseSheet:
     origin: str = "case sheet"
     #: where the rater rows came from (``raters.tsv``); ``None``: the same place as the cases
     rater_origin: str | None = None
+    #: ``cross_sectional`` or ``new_lesions`` (:data:`~lesionbench.cohort.layout.TASKS`)
+    task: str = "cross_sectional"
+
+    @property
+    def path_columns(self) -> tuple[str, ...]:
+        """The image and mask columns of this sheet's task."""
+        return LONGITUDINAL_PATH_COLUMNS if self.task == "new_lesions" else PATH_COLUMNS
+
+    @property
+    def image_columns(self) -> tuple[str, ...]:
+        return TIME_POINT_COLUMNS if self.task == "new_lesions" else MODALITIES
 
     @property
     def case_ids(self) -> list[str]:
@@ -73,11 +93,28 @@ class CaseSheet:
 
     def qc_inputs(self, case_id: str) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
         """The case's images (by modality) and masks (raters, brain mask, consensus) for QC."""
-        images = {m: self.path(case_id, m) for m in MODALITIES}
+        images = {m: self.path(case_id, m) for m in self.image_columns}
         masks: dict[str, Path | None] = dict(self.rater_paths(case_id))
         for column in OPTIONAL_PATH_COLUMNS:
             masks[column] = self.path(case_id, column)
         return images, masks
+
+
+def sheet_task(columns: Iterable[str]) -> str:
+    """``new_lesions`` for a sheet with both ``flair_time01`` and ``flair_time02`` columns, else
+    ``cross_sectional``."""
+    names = set(columns)
+    pair = {time_point_column("flair", t) for t in TIME_POINTS}
+    return "new_lesions" if pair <= names else "cross_sectional"
+
+
+def required_columns(task: str, required_modalities: Iterable[str]) -> list[str]:
+    """The image columns a case of ``task`` must fill for these modalities (``flair`` ->
+    ``flair_time01`` and ``flair_time02`` for ``new_lesions``)."""
+    modalities = list(required_modalities)
+    if task == "new_lesions":
+        return [time_point_column(m, t) for m in modalities for t in TIME_POINTS]
+    return modalities
 
 
 def resolve_path(root: Path | None, value: str, *, case: str | None = None, what: str = "path") -> Path:
@@ -134,6 +171,7 @@ def read_case_sheet(
         root=Path(root) if root is not None else cases_path.parent,
         origin=str(cases_path),
         rater_origin=str(raters_path) if raters_path is not None else None,
+        task=sheet_task(cases.columns),
     )
 
 
@@ -153,17 +191,30 @@ def validate_case_sheet(
     for a path leaving the root.
     """
     origin = sheet.origin
+    task = sheet.task
+    if task not in TASKS:
+        raise SheetError(f"unknown task {task!r} (known: {', '.join(TASKS)})", path=origin)
+    path_columns = sheet.path_columns
     cases = sheet.cases.copy().fillna("").astype(str)
     if cases.empty or len(cases.columns) == 0:
         raise SheetError("the case sheet has no cases", path=origin)
-    missing = [c for c in ("case_id", "split", "flair") if c not in cases.columns]
+    flair_columns = required_columns(task, ["flair"])
+    missing = [c for c in ["case_id", "split", *flair_columns] if c not in cases.columns]
     if missing:
         raise SheetError(f"missing required column(s): {', '.join(missing)}", path=origin)
+    if task == "new_lesions" and "flair" in cases.columns and (cases["flair"] != "").any():
+        case = cases.loc[cases["flair"] != "", "case_id"].iloc[0]
+        raise SheetError(
+            "a two-time-point sheet (flair_time01, flair_time02) also fills the one-visit column 'flair'; "
+            "keep one form",
+            case=case,
+            path=origin,
+        )
     required = list(required_modalities)
     unknown_mods = [m for m in required if m not in MODALITIES]
     if unknown_mods:
         raise SheetError(f"unknown modality name(s) required: {', '.join(unknown_mods)}", path=origin)
-    for column in CASE_COLUMNS + PATH_COLUMNS:
+    for column in CASE_COLUMNS + path_columns:
         if column not in cases.columns:
             cases[column] = ""
     empty_ids = cases["case_id"] == ""
@@ -194,7 +245,7 @@ def validate_case_sheet(
                 case=row["case_id"],
                 path=origin,
             )
-    for modality in required:
+    for modality in required_columns(task, required):
         empty = cases[modality] == ""
         if empty.any():
             case = cases.loc[empty, "case_id"].iloc[0]
@@ -206,7 +257,7 @@ def validate_case_sheet(
         raise SheetError(f"field_strength {row['field_strength']!r} is not a number", case=row["case_id"], path=origin)
     cases["field_strength"] = strengths
     for _, row in cases.iterrows():
-        for column in PATH_COLUMNS:
+        for column in path_columns:
             if row[column]:
                 resolve_path(sheet.root, row[column], case=row["case_id"], what=column)
 
@@ -236,13 +287,15 @@ def validate_case_sheet(
                 case=str(few.index[0]),
                 path=origin,
             )
-    ordered = list(CASE_COLUMNS + PATH_COLUMNS) + [c for c in cases.columns if c not in CASE_COLUMNS + PATH_COLUMNS]
+    sheet_columns = CASE_COLUMNS + path_columns
+    ordered = list(sheet_columns) + [c for c in cases.columns if c not in sheet_columns]
     return CaseSheet(
         cases=cases[ordered].reset_index(drop=True),
         raters=raters[list(RATER_COLUMNS)].reset_index(drop=True),
         root=sheet.root,
         origin=origin,
         rater_origin=sheet.rater_origin,
+        task=task,
     )
 
 
@@ -261,11 +314,11 @@ def with_absolute_paths(sheet: CaseSheet) -> CaseSheet:
     """A copy of ``sheet`` whose image, mask and rater paths are absolute (``root`` resolved, empty
     cells kept empty), so it can be read from anywhere (the workflow's ``results/cohort``)."""
     cases = sheet.cases.copy()
-    for column in PATH_COLUMNS:
+    for column in sheet.path_columns:
         cases[column] = [str(sheet.path(c, column) or "") for c in cases["case_id"]]
     raters = sheet.raters.copy()
     raters["path"] = [
         str(resolve_path(sheet.root, path, case=case, what=f"rater {rater}"))
         for case, rater, path in zip(raters["case_id"], raters["rater"], raters["path"])
     ]
-    return CaseSheet(cases=cases, raters=raters, root=None)
+    return CaseSheet(cases=cases, raters=raters, root=None, task=sheet.task)

@@ -10,6 +10,7 @@ and the key, not inside a job.
 Kinds:
 
 - ``flair_hyperintensity``, ``random_forest``, ``unet3d``: the built-in baselines (trained);
+- ``subtraction``: the new-lesion track's baseline (:mod:`.newlesions`; trained);
 - ``ensemble``: a fusion of other methods' masks (majority vote or STAPLE);
 - ``command``: a participant's tool run per case from a shell command template;
 - ``submission``: a folder of precomputed masks named by case.
@@ -27,7 +28,7 @@ from ..errors import ConfigError
 from ..preprocess.options import HARMONIZATION_SCHEMES
 from ..workflow import paths
 
-BUILTIN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest", "unet3d")
+BUILTIN_KINDS: tuple[str, ...] = ("flair_hyperintensity", "random_forest", "unet3d", "subtraction")
 KINDS: tuple[str, ...] = (*BUILTIN_KINDS, "ensemble", "command", "submission")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: Kinds whose jobs may ask the scheduler for a GPU (``gpu: true`` or ``device: cuda``).
@@ -40,6 +41,14 @@ SANDBOXES: tuple[str, ...] = ("auto", "bwrap", "apptainer", "podman", "none")
 #: Tissue priors the classical and forest methods read, in channel order
 #: (``prior_<name>`` of :func:`lesionbench.workflow.paths.preprocessed`).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
+
+#: The kinds each task can run (:data:`lesionbench.cohort.layout.TASKS`). A new-lesion method
+#: reads both visits of each of its inputs (``zscore/flair``: the two harmonized FLAIRs; a
+#: command's placeholders ``{flair_time01}``, ``{flair_time02}``).
+TASK_KINDS: dict[str, tuple[str, ...]] = {
+    "cross_sectional": ("flair_hyperintensity", "random_forest", "unet3d", "ensemble", "command", "submission"),
+    "new_lesions": ("subtraction", "unet3d", "ensemble", "command", "submission"),
+}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -179,7 +188,7 @@ def resolved_sandbox(spec: MethodSpec) -> str:
     return "bwrap"
 
 
-_DEFAULT_PROBABILITY = {"flair_hyperintensity": True, "random_forest": True, "unet3d": True}
+_DEFAULT_PROBABILITY = {"flair_hyperintensity": True, "random_forest": True, "unet3d": True, "subtraction": True}
 
 
 def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
@@ -195,6 +204,8 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
         raise _fail(name, f"a {kind} method needs inputs (scheme/modality list)")
     if kind == "flair_hyperintensity" and not any(i.modality == "flair" for i in inputs):
         raise _fail(name, "flair_hyperintensity needs a FLAIR input (e.g. nyul/flair)")
+    if kind == "subtraction" and [i.modality for i in inputs] != ["flair"]:
+        raise _fail(name, "subtraction reads one FLAIR input (e.g. zscore/flair: the two visits' harmonized FLAIRs)")
     device = str(entry.get("device", "auto"))
     if device not in DEVICES:
         raise _fail(name, f"device {device!r} is not one of {', '.join(DEVICES)}")
@@ -271,6 +282,14 @@ def parse_methods(entries: Sequence[Mapping[str, Any]]) -> list[MethodSpec]:
             if by_name[member].kind == "ensemble":
                 raise _fail(spec.name, f"ensemble member {member!r} is itself an ensemble")
     return specs
+
+
+def check_task_kinds(specs: Sequence[MethodSpec], task: str) -> None:
+    """Refuse a method whose kind the ``task`` cannot run (:data:`TASK_KINDS`), naming it."""
+    allowed = TASK_KINDS.get(task, ())
+    for spec in specs:
+        if spec.kind not in allowed:
+            raise _fail(spec.name, f"a {spec.kind} method does not run in task: {task} (kinds: {', '.join(allowed)})")
 
 
 def wants_gpu(spec: MethodSpec) -> bool:

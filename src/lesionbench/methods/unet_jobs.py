@@ -65,7 +65,7 @@ def train_unet_method(
     result = train_unet(
         arrays, params, seed=seed, device=device, threads=threads, progress=progress, validation=validation
     )
-    write_unet_model(model_path, result, params, [i.key for i in spec.inputs])
+    write_unet_model(model_path, result, params, channel_names([i.key for i in spec.inputs], arrays[0].images.shape[0]))
     chosen = with_postprocess(params, result.postprocess)
     if result.postprocess is not None:
         log.info(
@@ -98,6 +98,19 @@ def train_unet_method(
     }
     curve_title = f"{spec.name}: Dice+CE training loss"
     write_model_record(record_dir, record, result.curve, x="iteration", y="loss", title=curve_title)
+
+
+def channel_names(keys: Sequence[str], n_channels: int) -> list[str]:
+    """The names of a network's input channels: the method's input keys, or, when each input is
+    read at both visits of a two-visit case (the new-lesion track), ``<key>@time01``,
+    ``<key>@time02`` per input."""
+    from ..cohort.layout import TIME_POINTS
+
+    if n_channels == len(keys):
+        return list(keys)
+    if n_channels == len(TIME_POINTS) * len(keys):
+        return [f"{key}@{visit}" for key in keys for visit in TIME_POINTS]
+    raise ValueError(f"{n_channels} image channels do not fit the inputs {', '.join(keys)}")
 
 
 def infer_unet_case(

@@ -1,4 +1,5 @@
-"""``lesionbench synth``: generate a synthetic MS-SEG 2016-style cohort (all cases, or some)."""
+"""``lesionbench synth``: generate a synthetic MS-SEG 2016-style cohort (all cases, or some);
+``lesionbench synth-longitudinal``: a synthetic MSSEG-2-style cohort of two-visit patients."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import DEFAULT_SEED
 from ..errors import ConfigError
+from .longitudinal_plan import LONGITUDINAL_PRESETS, VARIANTS
 from .plan import PRESETS
 
 if TYPE_CHECKING:
@@ -99,3 +101,70 @@ def _figure(plans: list[CasePlan], args: argparse.Namespace, out: Path) -> None:
 
     cases = [(p, {k: out / v for k, v in case_files(p, args.raters).items()}) for p in plans]
     plot_cohort_overview(cases, args.figure)
+
+
+def add_longitudinal_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "synth-longitudinal",
+        help="generate a synthetic two-visit MS cohort with known new lesions (MSSEG-2 layout)",
+        description=(
+            "Generate a synthetic MSSEG-2-style cohort: per patient a baseline and a follow-up FLAIR "
+            "of one anatomy (atrophy, scanner drift, new, grown and shrunk lesions), 4 raters' masks "
+            "of the new lesions and their consensus, and a truth/ folder. Deterministic for a given "
+            "preset, variant and seed."
+        ),
+    )
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        choices=tuple(sorted(LONGITUDINAL_PRESETS)),
+        help="cohort size and resolution (default: demo)",
+    )
+    parser.add_argument(
+        "--variant",
+        default="middle",
+        choices=VARIANTS,
+        help="middle: both visits on one grid (co-registered); raw: each visit on its own grid (default: middle)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="cohort seed (default: %(default)s, the config's seed)"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output root (one folder per patient + truth/)")
+    parser.add_argument("--t1", action="store_true", help="also write a T1 image of each visit")
+    parser.add_argument("--patients", nargs="+", metavar="ID", help="only these patient ids (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="patients generated in parallel processes (default: 1)")
+    parser.set_defaults(func=run_longitudinal)
+
+
+def run_longitudinal(args: argparse.Namespace) -> int:
+    from .longitudinal_io import generate_patient, write_cohort_sheets
+    from .longitudinal_plan import plan_longitudinal
+
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    plans = plan_longitudinal(args.preset, args.seed)
+    if args.patients:
+        known = {p.patient_id: p for p in plans}
+        unknown = [c for c in args.patients if c not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown patient id(s) {', '.join(unknown)} for preset {args.preset}; known: {', '.join(known)}"
+            )
+        plans = [known[c] for c in dict.fromkeys(args.patients)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    call = (args.preset, args.variant, out, args.t1)
+    if args.jobs == 1 or len(plans) == 1:
+        for plan in plans:
+            generate_patient(plan, *call)
+            print(f"synth-longitudinal: {plan.patient_id} done", file=sys.stderr)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(generate_patient, plan, *call): plan for plan in plans}
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+                print(f"synth-longitudinal: {futures[future].patient_id} done", file=sys.stderr)
+    if not args.patients:
+        # Per-patient runs (one workflow job each) must not race on the shared sheets.
+        write_cohort_sheets(plans, args.preset, args.variant, args.seed, out)
+    return 0

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import DEFAULT_SEED
 from ..cohort.importers import import_dataset
-from ..cohort.layout import MODALITIES, Center
+from ..cohort.layout import MODALITIES, TASKS, Center
 from ..cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
 from ..errors import ConfigError
 from .paths import SYNTHETIC_ROOT
@@ -192,8 +192,44 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
     )
 
 
+#: The ``task`` values the workflow runs; a cohort whose form does not fit the task is refused
+#: by :func:`check_task` rather than scored as if it were of the other task.
+WORKFLOW_TASKS: tuple[str, ...] = ("cross_sectional", "new_lesions")
+
+
+def check_task(config: Mapping[str, Any], sheet: CaseSheet) -> None:
+    """Refuse a config whose ``task`` does not match its cohort, or that the workflow cannot run.
+
+    A two-time-point (``new_lesions``) cohort run as ``cross_sectional`` would take one visit as
+    the case's image and score every lesion on it against a reference of new lesions only.
+    """
+    task = str(config.get("task", "cross_sectional"))
+    if task not in TASKS:
+        raise ConfigError(f"task: {task!r} is not a known task (known: {', '.join(TASKS)})")
+    where = f"the cohort from {sheet.origin}"
+    if sheet.task != task:
+        have = (
+            "two time points per case (flair_time01, flair_time02) and new-lesion references"
+            if sheet.task == "new_lesions"
+            else "one visit per case"
+        )
+        hint = ""
+        if task == "new_lesions" and config.get("dataset", {}).get("source", "synthetic") == "synthetic":
+            hint = (
+                "; the workflow's synthetic cohort is cross-sectional: write a two-visit one with "
+                "`lesionbench synth-longitudinal` and give it as dataset.source: msseg2"
+            )
+        raise ConfigError(f"task: {task} does not fit {where}: it has {have}, which is task: {sheet.task}{hint}")
+    if task not in WORKFLOW_TASKS:
+        raise ConfigError(
+            f"task: {task}: the workflow does not run this track yet (it runs {', '.join(WORKFLOW_TASKS)}); "
+            "score new-lesion predictions with lesionbench.metrics.newlesions"
+        )
+
+
 def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
-    """The validated case sheet for a workflow config (see ``workflow/schemas/config.schema.yaml``)."""
+    """The validated case sheet for a workflow config (see ``workflow/schemas/config.schema.yaml``),
+    after :func:`check_task`."""
     dataset = config.get("dataset", {})
     source = dataset.get("source", "synthetic")
     root = dataset.get("root") or None
@@ -222,4 +258,5 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
         elif source == "msseg2":
             options = {"split": dataset.get("split", "test"), "center": dataset.get("center", "")}
         sheet = import_dataset(source, root, **options)
+    check_task(config, sheet)
     return validate_case_sheet(sheet, required_modalities=required, centers=centers or None)

@@ -137,6 +137,7 @@ MODEL_FILE_NAMES: dict[str, str] = {
     "flair_hyperintensity": "model.pkl",
     "random_forest": "model.pkl",
     "unet3d": "model.pt",
+    "subtraction": "model.json",
 }
 
 
@@ -177,6 +178,33 @@ def ranking_table(name: str = "{name}") -> str:
 
 def ranking_figure(name: str = "{name}") -> str:
     return f"{RANKING_DIR}/figures/{name}.png"
+
+
+# --- the new-lesion track (task: new_lesions) -------------------------------------------------
+
+#: The track's leaderboard (lesionbench.ranking.newlesions), as a table and as Markdown.
+NEW_LESION_LEADERBOARD = f"{RANKING_DIR}/new_lesion_leaderboard.tsv"
+NEW_LESION_LEADERBOARD_MD = f"{RANKING_DIR}/new_lesion_leaderboard.md"
+#: Lesions each method reports on the cases without new lesions (MSSEG-2's false-positive count).
+NEW_LESION_EMPTY_FIGURE = f"{RANKING_DIR}/figures/new_lesion_empty_cases.png"
+
+
+def visit_case(case: str = "{case}", visit: str = "{visit}") -> str:
+    """The id under which one visit of a two-visit case is preprocessed and harmonized
+    (``visit_case("013", "time01") == "013_time01"``): each visit runs the cross-sectional
+    preprocessing and harmonization jobs as a case of its own."""
+    return f"{case}_{visit}"
+
+
+def fused_brain_mask(case: str = "{case}") -> str:
+    """The brain mask of a two-visit case: the masks of its two visits fused."""
+    return f"{RESULTS}/new_lesions/brain_masks/{case}.nii.gz"
+
+
+def new_lesion_metrics_case(case: str = "{case}") -> str:
+    """MSSEG-2 metric rows of one two-visit case (every entry against the consensus; raters
+    against their leave-one-out fusion)."""
+    return f"{RESULTS}/metrics/new_lesions/{case}.tsv"
 
 
 # --- logs and benchmarks ---------------------------------------------------------------------
