@@ -556,8 +556,10 @@ def names_regex(names):
 
 
 # harmonize_case (training split) and harmonize_test_case (every other case) share one pattern
-TRAIN_CASES_REGEX = names_regex([case for case in CASES if case in TRAIN_CASES])
-TEST_CASES_REGEX = names_regex([case for case in CASES if case not in TRAIN_CASES])
+# (in the new-lesion track the harmonized "cases" are the visits: a visit follows its case's split)
+IMAGE_IDS = CASES + list(VISIT_OF)
+TRAIN_CASES_REGEX = names_regex([c for c in IMAGE_IDS if patient_of(c) in TRAIN_CASES])
+TEST_CASES_REGEX = names_regex([c for c in IMAGE_IDS if patient_of(c) not in TRAIN_CASES])
 # A test case's harmonization joins its evaluation group unless a method that runs outside the
 # groups (a participant's command, a U-Net on a GPU) could read it: a group's job may not depend
 # on a job outside the group that depends on the group again. It is then a job of its own.
