@@ -126,7 +126,7 @@ rule qc_case:
         runtime=scaled_runtime(5),
     params:
         files=qc_params,
-        required=config["modalities"]["required"],
+        required=QC_REQUIRED,
         label_policy=config["qc"]["label_policy"],
         affine_tolerance_mm=config["qc"]["affine_tolerance_mm"],
         stop_on_failure=QC_STOPS,

@@ -9,7 +9,13 @@ import pandas as pd
 from snakemake.utils import validate
 
 from lesionbench.consensus import case as consensus_case
-from lesionbench.methods.registry import PRIOR_NAMES, parse_methods, wants_gpu
+from lesionbench.consensus.options import SHIPPED_REFERENCE
+from lesionbench.methods.registry import (
+    PRIOR_NAMES,
+    RAW_SCHEME,
+    parse_methods,
+    wants_gpu,
+)
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.ranking.outputs import (
     options_as_params,
@@ -20,7 +26,9 @@ from lesionbench.workflow import paths
 from lesionbench.workflow.config import (
     check_renamed_keys,
     cohort_from_config,
+    evaluation_only,
     failure_policy,
+    required_modalities,
     stage_seed,
 )
 
@@ -83,6 +91,14 @@ CONSENSUS_METHODS = consensus_case.workflow_methods(config["consensus"])
 CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(
     config["consensus"], on_failure=failure_policy(config, "consensus")
 )
+# consensus.reference: shipped: the case sheet's consensus mask is the ground truth (checked
+# present for every case when the sheet was read); no fusion, so no consensus job.
+SHIPPED = config["consensus"]["reference"] == SHIPPED_REFERENCE
+# Evaluation-only run (shipped reference, no method reading a preprocessed image): no
+# preprocessing, harmonization, consensus or training job; QC opens only the FLAIR (the grid),
+# the raw images commands read, and the masks.
+EVALUATION_ONLY = evaluation_only(config)
+QC_REQUIRED = required_modalities(config)
 
 METHOD_SPECS = {spec.name: spec for spec in parse_methods(config.get("methods", []))}
 METHODS_ON_FAILURE = failure_policy(config, "methods")
@@ -147,6 +163,15 @@ def case_images(wildcards):
     return {m: str(p) for m, p in images.items() if p is not None}
 
 
+def qc_images(case):
+    """The images input QC opens for a case: all of them, or in an evaluation-only run only
+    the required ones (QC_REQUIRED: the FLAIR and what commands read)."""
+    images, _ = SHEET.qc_inputs(case)
+    if EVALUATION_ONLY:
+        return {m: images[m] for m in QC_REQUIRED}
+    return images
+
+
 def case_masks(wildcards):
     """Rater masks, shipped brain mask and consensus of a case (those that are given)."""
     _, masks = SHEET.qc_inputs(wildcards.case)
@@ -154,11 +179,13 @@ def case_masks(wildcards):
 
 
 def case_inputs(wildcards):
-    return list(case_images(wildcards).values()) + list(case_masks(wildcards).values())
+    images = [str(p) for p in qc_images(wildcards.case).values() if p is not None]
+    return images + list(case_masks(wildcards).values())
 
 
 def qc_params(wildcards):
-    images, masks = SHEET.qc_inputs(wildcards.case)
+    _, masks = SHEET.qc_inputs(wildcards.case)
+    images = qc_images(wildcards.case)
     return {
         "images": {m: (str(p) if p is not None else None) for m, p in images.items()},
         "masks": {r: (str(p) if p is not None else None) for r, p in masks.items()},
@@ -470,7 +497,10 @@ def consensus_table_outputs():
 
 
 def reference_mask(case):
-    """The consensus used as ground truth for training and ranking (consensus.reference)."""
+    """The consensus used as ground truth for training and ranking (consensus.reference): a
+    fusion, or the case's shipped consensus mask (reference shipped)."""
+    if SHIPPED:
+        return str(SHEET.path(case, "consensus"))
     return paths.consensus_mask(case, config["consensus"]["reference"])
 
 
@@ -608,10 +638,20 @@ def inference_inputs(wildcards):
 
 
 def command_inputs(wildcards):
+    """The case's raw FLAIR and the images the command reads: harmonized ones, or raw ones
+    (raw/<modality>, no preprocessing)."""
     spec = METHOD_SPECS[wildcards.method]
+    images = case_images(wildcards)
     return {
-        "flair": case_images(wildcards)["flair"],
-        "images": [image.path(wildcards.case) for image in spec.inputs],
+        "flair": images["flair"],
+        "images": [
+            (
+                images[image.modality]
+                if image.scheme == RAW_SCHEME
+                else image.path(wildcards.case)
+            )
+            for image in spec.inputs
+        ],
     }
 
 
@@ -701,12 +741,14 @@ def evaluation_inputs(wildcards):
         "flair": case_images(wildcards)["flair"],
         "raters": case_rater_paths(wildcards),
         "reference": reference_mask(case),
-        "loo": paths.consensus_loo_dir(case, config["consensus"]["reference"]),
         "predictions": [
             paths.prediction_dir(name, case)
             for name, _ in evaluation_entries(wildcards)
         ],
     }
+    # the leave-one-rater-out fusions (none with a shipped reference: nothing is fused)
+    if not SHIPPED:
+        inputs["loo"] = paths.consensus_loo_dir(case, config["consensus"]["reference"])
     if SYNTHETIC:
         inputs["truth"] = truth_file("truth_lesions")(wildcards)
     return inputs
@@ -761,14 +803,17 @@ def final_targets(wildcards):
     targets = [paths.QC_INPUTS, paths.COHORT_CASES, paths.PROVENANCE]
     if SYNTHETIC:
         targets.append(paths.COHORT_OVERVIEW)
-    targets += list(consensus_table_outputs().values())
+    if not SHIPPED:
+        targets += list(consensus_table_outputs().values())
     targets.append(paths.METRICS_TABLE)
     if config.get("methods"):
         targets.append(paths.LEADERBOARD)
-    targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
-    if HZ_SCHEMES:
-        targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
+    if not EVALUATION_ONLY:
+        targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
+        if HZ_SCHEMES:
+            targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
     if METHOD_SPECS:
         targets += [paths.METHODS_STATUS, paths.METHODS_TIMING]
-    targets.append(paths.LESION_FREQUENCY_FIGURE)
+    if not EVALUATION_ONLY:
+        targets.append(paths.LESION_FREQUENCY_FIGURE)
     return targets

@@ -13,7 +13,7 @@ def main(smk):
         consensus_fusion=p.reference,
         consensus=i.reference,
         raters=dict(zip(p.raters, i.raters)),
-        loo_folder=i.loo,
+        loo_folder=i.get("loo") or None,
         entries=[(name, kind, folder) for (name, kind), folder in zip(p.entries, i.predictions)],
         truth=i.get("truth") or None,
         label_policy=p.label_policy,

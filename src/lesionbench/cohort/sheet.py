@@ -246,6 +246,29 @@ def validate_case_sheet(
     )
 
 
+def check_shipped_reference(sheet: CaseSheet, case_ids: Iterable[str] | None = None) -> None:
+    """Refuse a sheet in which a case (of ``case_ids``, default all) has no shipped reference mask
+    (an empty ``consensus`` cell), with one :class:`SheetError` naming the sheet and the cases.
+
+    Used when the dataset's own consensus is the ground truth (``consensus.reference: shipped``),
+    so that the run stops before any job starts rather than in the case's scoring job.
+    """
+    wanted = set(sheet.case_ids if case_ids is None else case_ids)
+    cases = sheet.cases
+    column = cases["consensus"] if "consensus" in cases.columns else pd.Series([""] * len(cases), index=cases.index)
+    empty = cases["case_id"].isin(wanted) & (column.fillna("").astype(str).str.strip() == "")
+    if not empty.any():
+        return
+    missing = list(cases.loc[empty, "case_id"])
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    raise SheetError(
+        f"consensus.reference is 'shipped' but {len(missing)} case(s) have no shipped reference mask "
+        f"(empty 'consensus' column): {shown}",
+        case=missing[0] if len(missing) == 1 else None,
+        path=sheet.origin,
+    )
+
+
 def write_case_sheet(sheet: CaseSheet, cases_path: str | Path, raters_path: str | Path) -> None:
     """Write the two TSVs (folders created). Paths are written as stored in the sheet."""
     for target in (Path(cases_path), Path(raters_path)):
