@@ -152,6 +152,11 @@ def test_runs_and_ranks_against_the_shipped_reference(challenge):
     assert set(board["reference"]) == {"consensus_shipped"}
     ranked = board.dropna(subset=["rank"]).sort_values("rank")
     assert list(ranked["entry"]) == ["team_a", "team_b"] or list(ranked["entry"]) == ["team_b", "team_a"]
+    # the raters beside the methods, against the same shipped reference (r1 drew it exactly)
+    raters = board[board["entry_kind"] == "rater"].set_index("entry")
+    assert set(raters.index) == {"r1", "r2"}
+    assert raters.loc["r1", "dice_mean"] == pytest.approx(1.0)
+    assert raters.loc["r2", "dice_mean"] < 1.0
     assert not (work / "results/preprocessed").exists()
     assert not (work / "results/consensus").exists()
 
@@ -196,3 +201,46 @@ def test_shipped_mask_qc_refuses_a_non_binary_mask(tmp_path):
     error = first_error(inspect_case("p01", {"flair": flair}, {"consensus": shipped}))
     assert error is not None and error.case == "p01" and error.path == str(shipped)
     assert "\n" not in str(error)
+
+
+def test_evaluation_only_needs_a_shipped_reference_and_no_preprocessed_input():
+    from lesionbench.errors import ConfigError
+    from lesionbench.methods.registry import needs_preprocessing, parse_method
+    from lesionbench.workflow.config import evaluation_only, required_modalities
+
+    submission = {"name": "a", "kind": "submission", "folder": "/subs/a"}
+    raw_command = {"name": "b", "kind": "command", "inputs": ["raw/flair", "raw/t1"], "command": "x {output}"}
+    raw_command["sandbox"] = "none"
+    harmonized_command = {**raw_command, "name": "c", "inputs": ["nyul/flair"]}
+    assert not needs_preprocessing(parse_method(submission))
+    assert not needs_preprocessing(parse_method(raw_command))
+    assert needs_preprocessing(parse_method(harmonized_command))
+    with pytest.raises(ConfigError, match="raw/<modality> inputs are for command methods only"):
+        parse_method({"name": "d", "kind": "flair_hyperintensity", "inputs": ["raw/flair"]})
+
+    shipped = {"consensus": {"reference": "shipped"}, "modalities": {"required": ["flair", "t1", "t2", "pd"]}}
+    assert evaluation_only({**shipped, "methods": [submission, raw_command]})
+    assert required_modalities({**shipped, "methods": [submission, raw_command]}) == ["flair", "t1"]
+    assert not evaluation_only({**shipped, "methods": [submission, harmonized_command]})
+    assert required_modalities({**shipped, "methods": [harmonized_command]}) == ["flair", "t1", "t2", "pd"]
+    assert not evaluation_only({**shipped, "consensus": {"reference": "majority"}, "methods": [submission]})
+
+
+def test_command_on_raw_images_keeps_the_dag_evaluation_only(tmp_path):
+    challenge = build_challenge(tmp_path)
+    config = yaml.safe_load(challenge["config"].read_text())
+    config["methods"].append(
+        {
+            "name": "tool",
+            "kind": "command",
+            "inputs": ["raw/flair"],
+            "command": "tool {flair} {output}",
+            "sandbox": "none",
+        }
+    )
+    challenge["config"].write_text(yaml.safe_dump(config))
+    done = snakemake(challenge, "-n", "--quiet", "rules")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    counts = job_counts(done.stdout + done.stderr)
+    assert not [rule for rule in counts if HEAVY_RULES.search(rule)], counts
+    assert counts["run_method_command"] == len(CASES)
