@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, write_nifti
+from conftest import REPO, SNAKEMAKE, write_nifti
 from lesionbench.errors import SheetError
 
 SHAPE = (20, 18, 14)
@@ -244,3 +244,21 @@ def test_command_on_raw_images_keeps_the_dag_evaluation_only(tmp_path):
     counts = job_counts(done.stdout + done.stderr)
     assert not [rule for rule in counts if HEAVY_RULES.search(rule)], counts
     assert counts["run_method_command"] == len(CASES)
+
+
+def test_shipped_reference_with_built_in_methods_trains_on_it_and_fuses_nothing(tmp_path):
+    from conftest import make_msseg_tree
+
+    root = make_msseg_tree(tmp_path / "msseg", {"Training": {"01": 2}, "Testing": {"01": 1, "07": 1}}, n_raters=3)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())  # its built-in methods
+    config["dataset"] = {"source": "msseg2016", "root": str(root)}
+    config["consensus"]["reference"] = "shipped"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "shipped.yaml").write_text(yaml.safe_dump(config))
+    challenge = {"config": tmp_path / "shipped.yaml", "work": tmp_path / "run"}
+    done = snakemake(challenge, "-n", "--quiet", "rules")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    counts = job_counts(done.stdout + done.stderr)
+    assert not [rule for rule in counts if "consensus" in rule], counts
+    assert counts["preprocess_case"] == 4 and counts["train_method_sklearn"] == 2
+    assert counts["lesion_frequency_map"] == 1
