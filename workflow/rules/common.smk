@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from snakemake.io import Wildcards
 from snakemake.utils import validate
 
 from lesionbench.consensus import case as consensus_case
@@ -16,6 +17,7 @@ from lesionbench.methods.registry import (
     parse_methods,
     wants_gpu,
 )
+from lesionbench.metrics.batches import batch_size, plan_batches
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.ranking.outputs import (
     options_as_params,
@@ -149,7 +151,7 @@ def scaled_runtime(base_minutes):
 # several cases' components in one job (group-components).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
-GROUP_HARMONIZE = "harmonize"
+GROUP_HARMONIZE = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,27 +737,78 @@ def evaluation_entries(wildcards):
     return evaluated_entries()
 
 
-def evaluation_inputs(wildcards):
-    case = wildcards.case
-    inputs = {
+def evaluation_case_files(case):
+    """What the scoring of one case reads, as lesionbench.metrics.scoring.CaseFiles.from_mapping
+    takes it: the case's table fields, its FLAIR (the grid), reference, raters, leave-one-rater-out
+    fusions (none with a shipped reference: nothing is fused), predictions and synthetic truth.
+    """
+    wildcards = Wildcards(fromdict={"case": case})
+    return {
+        "info": {
+            "case_id": case,
+            "center": case_center(wildcards),
+            "split": case_split(wildcards),
+            "seen_center": case_seen_center(wildcards),
+        },
         "flair": case_images(wildcards)["flair"],
-        "raters": case_rater_paths(wildcards),
-        "reference": reference_mask(case),
-        "predictions": [
-            paths.prediction_dir(name, case)
-            for name, _ in evaluation_entries(wildcards)
+        "consensus": reference_mask(case),
+        "raters": dict(
+            zip(case_rater_names(wildcards), case_rater_paths(wildcards), strict=True)
+        ),
+        "loo_folder": (
+            ""
+            if SHIPPED
+            else paths.consensus_loo_dir(case, config["consensus"]["reference"])
+        ),
+        "entries": [
+            (name, kind, paths.prediction_dir(name, case))
+            for name, kind in evaluation_entries(wildcards)
         ],
+        "truth": truth_file("truth_lesions")(wildcards) if SYNTHETIC else "",
     }
-    # the leave-one-rater-out fusions (none with a shipped reference: nothing is fused)
-    if not SHIPPED:
-        inputs["loo"] = paths.consensus_loo_dir(case, config["consensus"]["reference"])
-    if SYNTHETIC:
-        inputs["truth"] = truth_file("truth_lesions")(wildcards)
-    return inputs
 
 
-def metrics_case_tables(wildcards):
-    return [paths.metrics_case(case) for case in analysis_cases()]
+def evaluation_cores():
+    """The cores the scoring jobs share: --jobs on a cluster, else --cores (1 when unset)."""
+    resources = workflow.global_resources
+    cores = [resources.get("_cores"), resources.get("_nodes")]
+    cores = [int(c) for c in cores if isinstance(c, int) and c > 0 and c < 2**31 - 1]
+    return max(cores, default=1)
+
+
+# Every case is planned into a batch at parse time (metrics.batch_size, lesionbench.metrics.
+# batches), so the batches do not depend on input QC; a batch scores those of its cases that
+# enter the analysis (none: an empty table).
+EVALUATION_BATCH_SIZE = batch_size(
+    config["metrics"]["batch_size"], len(CASES), evaluation_cores()
+)
+EVALUATION_BATCHES = plan_batches(CASES, EVALUATION_BATCH_SIZE)
+
+
+def evaluation_batch_case_ids(wildcards):
+    analysed = set(analysis_cases())
+    return [c for c in EVALUATION_BATCHES[wildcards.batch] if c in analysed]
+
+
+def evaluation_batch_cases(wildcards):
+    """Per case of the batch (that enters the analysis), evaluation_case_files."""
+    return [evaluation_case_files(c) for c in evaluation_batch_case_ids(wildcards)]
+
+
+def evaluation_batch_inputs(wildcards):
+    """Every file or folder the batch's scoring reads."""
+    files = []
+    for case in evaluation_batch_cases(wildcards):
+        files += [case["flair"], case["consensus"], *case["raters"].values()]
+        files += [folder for _, _, folder in case["entries"]]
+        files += [f for f in (case["loo_folder"], case["truth"]) if f]
+    return files
+
+
+def evaluation_batch_runtime(wildcards, attempt):
+    """Runtime (minutes) of a scoring job: 15 per started 8 cases, growing with each retry."""
+    n_cases = len(EVALUATION_BATCHES[wildcards.batch])
+    return 15 * (1 + (n_cases - 1) // 8) * attempt
 
 
 # Report entries of the ranking job's files, by group (lesionbench.ranking.outputs).

@@ -433,6 +433,109 @@ def evaluate_case_files(
     return rows_frame(rows)
 
 
+@dataclass(frozen=True)
+class CaseFiles:
+    """One case's inputs of :func:`evaluate_case_files` (paths as strings): what a batch scores."""
+
+    info: CaseInfo
+    flair: str
+    consensus: str
+    raters: Mapping[str, str]
+    loo_folder: str | None
+    entries: Sequence[tuple[str, str, str]]
+    truth: str | None = None
+
+    @classmethod
+    def from_mapping(cls, files: Mapping[str, object]) -> CaseFiles:
+        """From the plain mapping the workflow passes (keys: the fields, ``info`` a mapping)."""
+        info = dict(files["info"])  # type: ignore[call-overload]
+        return cls(
+            info=CaseInfo(
+                case_id=str(info["case_id"]),
+                center=str(info["center"]),
+                split=str(info["split"]),
+                seen_center=bool(info["seen_center"]),
+            ),
+            flair=str(files["flair"]),
+            consensus=str(files["consensus"]),
+            raters={str(k): str(v) for k, v in dict(files["raters"]).items()},  # type: ignore[call-overload]
+            loo_folder=None if not files.get("loo_folder") else str(files["loo_folder"]),
+            entries=[(str(n), str(k), str(f)) for n, k, f in files.get("entries") or []],  # type: ignore[attr-defined]
+            truth=None if not files.get("truth") else str(files["truth"]),
+        )
+
+
+#: Columns of a batch's failures table: the case and the one-line error that stopped its scoring.
+FAILURE_COLUMNS: tuple[str, ...] = ("case_id", "error")
+
+
+def evaluate_batch_files(
+    cases: Sequence[CaseFiles],
+    *,
+    consensus_fusion: str,
+    label_policy: LabelPolicy = "binary",
+    parameters: MetricParameters = MetricParameters(),
+    methods_against_loo: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score a batch of cases one after another: (their rows, the cases that could not be scored).
+
+    Each case's rows are exactly :func:`evaluate_case_files`'s for that case alone. A case whose
+    files cannot be scored (a :class:`~lesionbench.errors.LesionbenchError`: unreadable, off the
+    grid, non-binary) gets no rows and one line in the failures table, and the other cases of the
+    batch are still scored; :func:`gather_metrics_tables` refuses a run with failures.
+    """
+    from ..errors import LesionbenchError
+
+    frames: list[pd.DataFrame] = []
+    failures: list[dict[str, str]] = []
+    for case in cases:
+        try:
+            frames.append(
+                evaluate_case_files(
+                    case.info,
+                    flair=case.flair,
+                    consensus_fusion=consensus_fusion,
+                    consensus=case.consensus,
+                    raters=case.raters,
+                    loo_folder=case.loo_folder,
+                    entries=case.entries,
+                    truth=case.truth,
+                    label_policy=label_policy,
+                    parameters=parameters,
+                    methods_against_loo=methods_against_loo,
+                )
+            )
+        except LesionbenchError as exc:
+            message = " ".join(str(exc).split())
+            if f"case {case.info.case_id}" not in message:
+                message = f"case {case.info.case_id}: {message}"
+            failures.append({"case_id": case.info.case_id, "error": message})
+    rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+    return rows, pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
+
+
+def gather_metrics_tables(tables: Sequence[str | Path], failures: Sequence[str | Path] = ()) -> pd.DataFrame:
+    """The long results table from the scoring jobs' tables: validated, sorted by case, entry kind,
+    entry, reference and metric (so the batching does not show in it).
+
+    Raises :class:`~lesionbench.errors.LesionbenchError` when a scoring job recorded a case it could
+    not score: one line naming every such case and its error (the first file and problem per case).
+    """
+    from ..errors import LesionbenchError
+    from ..ranking.table import validate_metrics_table
+
+    failed = [pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False) for p in failures]
+    failed_rows = pd.concat(failed, ignore_index=True) if failed else pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    if not failed_rows.empty:
+        listed = "; ".join(failed_rows["error"])
+        raise LesionbenchError(f"{len(failed_rows)} case(s) could not be scored: {listed}")
+    frames = [pd.read_csv(p, sep="\t", dtype={"case_id": str, "center": str}) for p in tables]
+    frames = [f for f in frames if not f.empty]
+    table = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+    table = validate_metrics_table(table)
+    return table.sort_values(["case_id", "entry_kind", "entry", "reference", "metric"], kind="stable")
+
+
 def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     from ..ranking.table import METRICS_COLUMNS
 
@@ -442,10 +545,12 @@ def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 __all__ = [
     "BOTH_EMPTY",
     "EMPTY_REFERENCE",
+    "FAILURE_COLUMNS",
     "LOO_REFERENCE",
     "METRIC_INFO",
     "ROW_METRICS",
     "SIZE_BINS_MM3",
+    "CaseFiles",
     "CaseInfo",
     "EntryResult",
     "MetricParameters",
@@ -453,7 +558,9 @@ __all__ = [
     "case_rows",
     "consensus_reference_label",
     "detection_by_size",
+    "evaluate_batch_files",
     "evaluate_case_files",
+    "gather_metrics_tables",
     "mean_over_references",
     "no_result",
     "rater_reference_label",
