@@ -17,8 +17,8 @@ from lesionbench.metrics.scoring import (
     CaseInfo,
     evaluate_batch_files,
     evaluate_case_files,
-    gather_metrics_tables,
 )
+from lesionbench.metrics.tables import gather_metrics_tables
 
 SHAPE = (14, 12, 10)
 
@@ -36,7 +36,7 @@ def test_auto_batch_size_aims_at_four_batches_per_core():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "big", True, None])
 def test_batch_size_refuses_bad_settings(bad):
-    with pytest.raises(ConfigError, match="metrics.batch_size"):
+    with pytest.raises(ConfigError, match=r"metrics\.batch_size"):
         batch_size(bad, 10, 2)
 
 

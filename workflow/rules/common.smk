@@ -151,7 +151,12 @@ def scaled_runtime(base_minutes):
 # several cases' components in one job (group-components).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
-GROUP_HARMONIZE = None
+# The harmonization group holds every case, and Snakemake's check of a group (each member
+# searches its dependencies for a path leaving and re-entering the group) grows with the cube of
+# its size: for 1,000 cases it alone took minutes of `snakemake -n` (benchmarks/README.md,
+# scale). Beyond HARMONIZE_GROUP_MAX cases each case's harmonization is a job of its own.
+HARMONIZE_GROUP_MAX = 100
+GROUP_HARMONIZE = "harmonize" if len(CASES) <= HARMONIZE_GROUP_MAX else None
 
 
 # ---------------------------------------------------------------------------------------------

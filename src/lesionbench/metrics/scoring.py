@@ -465,10 +465,6 @@ class CaseFiles:
         )
 
 
-#: Columns of a batch's failures table: the case and the one-line error that stopped its scoring.
-FAILURE_COLUMNS: tuple[str, ...] = ("case_id", "error")
-
-
 def evaluate_batch_files(
     cases: Sequence[CaseFiles],
     *,
@@ -485,6 +481,7 @@ def evaluate_batch_files(
     batch are still scored; :func:`gather_metrics_tables` refuses a run with failures.
     """
     from ..errors import LesionbenchError
+    from .tables import FAILURE_COLUMNS
 
     frames: list[pd.DataFrame] = []
     failures: list[dict[str, str]] = []
@@ -514,28 +511,6 @@ def evaluate_batch_files(
     return rows, pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
 
 
-def gather_metrics_tables(tables: Sequence[str | Path], failures: Sequence[str | Path] = ()) -> pd.DataFrame:
-    """The long results table from the scoring jobs' tables: validated, sorted by case, entry kind,
-    entry, reference and metric (so the batching does not show in it).
-
-    Raises :class:`~lesionbench.errors.LesionbenchError` when a scoring job recorded a case it could
-    not score: one line naming every such case and its error (the first file and problem per case).
-    """
-    from ..errors import LesionbenchError
-    from ..ranking.table import validate_metrics_table
-
-    failed = [pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False) for p in failures]
-    failed_rows = pd.concat(failed, ignore_index=True) if failed else pd.DataFrame(columns=list(FAILURE_COLUMNS))
-    if not failed_rows.empty:
-        listed = "; ".join(failed_rows["error"])
-        raise LesionbenchError(f"{len(failed_rows)} case(s) could not be scored: {listed}")
-    frames = [pd.read_csv(p, sep="\t", dtype={"case_id": str, "center": str}) for p in tables]
-    frames = [f for f in frames if not f.empty]
-    table = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
-    table = validate_metrics_table(table)
-    return table.sort_values(["case_id", "entry_kind", "entry", "reference", "metric"], kind="stable")
-
-
 def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     from ..ranking.table import METRICS_COLUMNS
 
@@ -545,7 +520,6 @@ def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 __all__ = [
     "BOTH_EMPTY",
     "EMPTY_REFERENCE",
-    "FAILURE_COLUMNS",
     "LOO_REFERENCE",
     "METRIC_INFO",
     "ROW_METRICS",
@@ -560,7 +534,6 @@ __all__ = [
     "detection_by_size",
     "evaluate_batch_files",
     "evaluate_case_files",
-    "gather_metrics_tables",
     "mean_over_references",
     "no_result",
     "rater_reference_label",
