@@ -110,7 +110,7 @@ def test_dry_run_has_no_preprocessing_consensus_or_training_job(challenge):
     assert counts, done.stdout[-2000:]
     assert not [rule for rule in counts if HEAVY_RULES.search(rule)], counts
     assert counts["qc_case"] == len(CASES)
-    assert counts["evaluate_case"] == len(CASES)
+    assert counts["evaluate_batch"] == len(CASES)  # metrics.batch_size auto: one case per batch here
     assert counts["collect_submission"] == 2 * len(CASES)
     assert counts["ranking"] == 1
 
