@@ -29,7 +29,7 @@ DEFAULT_JOBS: dict[str, int] = {
     "consensus_tables": 1,
     "consensus_validation_case": 14,
     "ensemble_case": 8,
-    "evaluate_case": 14,
+    "evaluate_batch": 7,  # 14 cases in batches of 2 (metrics.batch_size auto on 2 cores)
     "harmonize_case": 6,
     "harmonize_fit_nyul": 4,
     "harmonize_qc": 1,

@@ -6,17 +6,21 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from snakemake.io import Wildcards
 from snakemake.utils import validate
 
 from lesionbench.consensus import case as consensus_case
 from lesionbench.cohort.layout import TIME_POINTS
 from lesionbench.cohort.sheet import required_columns
+from lesionbench.consensus.options import SHIPPED_REFERENCE
 from lesionbench.methods.registry import (
     PRIOR_NAMES,
+    RAW_SCHEME,
     check_task_kinds,
     parse_methods,
     wants_gpu,
 )
+from lesionbench.metrics.batches import batch_size, plan_batches
 from lesionbench.metrics.info import validate_config_metrics
 from lesionbench.ranking.outputs import (
     options_as_params,
@@ -27,7 +31,9 @@ from lesionbench.workflow import paths
 from lesionbench.workflow.config import (
     check_renamed_keys,
     cohort_from_config,
+    evaluation_only,
     failure_policy,
+    required_modalities,
     stage_seed,
 )
 
@@ -72,7 +78,6 @@ VISIT_OF = (
     if NEW_LESIONS
     else {}
 )
-QC_REQUIRED = required_columns(TASK, config["modalities"]["required"])
 SYNTH_FILES = {}
 if SYNTHETIC:
     from lesionbench.synth import case_files, plan_cohort
@@ -103,6 +108,14 @@ CONSENSUS_METHODS = consensus_case.workflow_methods(config["consensus"])
 CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(
     config["consensus"], on_failure=failure_policy(config, "consensus")
 )
+# consensus.reference: shipped: the case sheet's consensus mask is the ground truth (checked
+# present for every case when the sheet was read); no fusion, so no consensus job.
+SHIPPED = config["consensus"]["reference"] == SHIPPED_REFERENCE
+# Evaluation-only run (shipped reference, no method reading a preprocessed image): no
+# preprocessing, harmonization, consensus or training job; QC opens only the FLAIR (the grid),
+# the raw images commands read, and the masks.
+EVALUATION_ONLY = evaluation_only(config)
+QC_REQUIRED = required_columns(TASK, required_modalities(config))
 
 METHOD_SPECS = {spec.name: spec for spec in parse_methods(config.get("methods", []))}
 check_task_kinds(list(METHOD_SPECS.values()), TASK)
@@ -155,7 +168,12 @@ def scaled_runtime(base_minutes):
 # holds one case (no group-components: the SLURM plugin runs a group job's jobs one at a time).
 GROUP_CASE_PREP = "case_prep"
 GROUP_CASE_EVAL = "case_eval"
-GROUP_HARMONIZE = "harmonize"
+# The harmonization group holds the training split, and Snakemake's check of a group (each member
+# searches its dependencies for a path leaving and re-entering the group) grows with the cube of
+# its size: for 1,000 cases it alone took minutes of `snakemake -n` (benchmarks/README.md,
+# scale). Beyond HARMONIZE_GROUP_MAX training cases each one's harmonization is a job of its own.
+HARMONIZE_GROUP_MAX = 100
+GROUP_HARMONIZE = "harmonize" if len(TRAIN_CASES) <= HARMONIZE_GROUP_MAX else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +206,15 @@ def brain_mask_of(case):
     return paths.preprocessed(case, "brain_mask")
 
 
+def qc_images(case):
+    """The images input QC opens for a case: all of them, or in an evaluation-only run only
+    the required ones (QC_REQUIRED: the FLAIR and what commands read)."""
+    images, _ = SHEET.qc_inputs(case)
+    if EVALUATION_ONLY:
+        return {m: images[m] for m in QC_REQUIRED}
+    return images
+
+
 def case_masks(wildcards):
     """Rater masks, shipped brain mask and consensus of a case (those that are given)."""
     _, masks = SHEET.qc_inputs(wildcards.case)
@@ -195,11 +222,13 @@ def case_masks(wildcards):
 
 
 def case_inputs(wildcards):
-    return list(case_images(wildcards).values()) + list(case_masks(wildcards).values())
+    images = [str(p) for p in qc_images(wildcards.case).values() if p is not None]
+    return images + list(case_masks(wildcards).values())
 
 
 def qc_params(wildcards):
-    images, masks = SHEET.qc_inputs(wildcards.case)
+    _, masks = SHEET.qc_inputs(wildcards.case)
+    images = qc_images(wildcards.case)
     return {
         "images": {m: (str(p) if p is not None else None) for m, p in images.items()},
         "masks": {r: (str(p) if p is not None else None) for r, p in masks.items()},
@@ -533,7 +562,10 @@ def consensus_table_outputs():
 
 
 def reference_mask(case):
-    """The consensus used as ground truth for training and ranking (consensus.reference)."""
+    """The consensus used as ground truth for training and ranking (consensus.reference): a
+    fusion, or the case's shipped consensus mask (reference shipped)."""
+    if SHIPPED:
+        return str(SHEET.path(case, "consensus"))
     return paths.consensus_mask(case, config["consensus"]["reference"])
 
 
@@ -559,7 +591,9 @@ def names_regex(names):
 # (in the new-lesion track the harmonized "cases" are the visits: a visit follows its case's split)
 IMAGE_IDS = CASES + list(VISIT_OF)
 TRAIN_CASES_REGEX = names_regex([c for c in IMAGE_IDS if patient_of(c) in TRAIN_CASES])
-TEST_CASES_REGEX = names_regex([c for c in IMAGE_IDS if patient_of(c) not in TRAIN_CASES])
+TEST_CASES_REGEX = names_regex(
+    [c for c in IMAGE_IDS if patient_of(c) not in TRAIN_CASES]
+)
 # A test case's harmonization joins its evaluation group unless a method that runs outside the
 # groups (a participant's command, a U-Net on a GPU) could read it: a group's job may not depend
 # on a job outside the group that depends on the group again. It is then a job of its own.
@@ -698,10 +732,25 @@ def inference_inputs(wildcards):
 
 
 def command_inputs(wildcards):
-    """The case's grid image and the command's images (in the new-lesion track each input at
-    both visits, in the order of command_modalities)."""
-    files = case_method_files(wildcards.case, wildcards.method)
-    return {"flair": files["flair"], "images": files["images"]}
+    """The case's grid image and the images the command reads: harmonized ones, or raw ones
+    (raw/<modality>, no preprocessing); in the new-lesion track each input at both visits, in
+    the order of command_modalities."""
+    if NEW_LESIONS:
+        files = case_method_files(wildcards.case, wildcards.method)
+        return {"flair": files["flair"], "images": files["images"]}
+    spec = METHOD_SPECS[wildcards.method]
+    images = case_images(wildcards)
+    return {
+        "flair": images["flair"],
+        "images": [
+            (
+                images[image.modality]
+                if image.scheme == RAW_SCHEME
+                else image.path(wildcards.case)
+            )
+            for image in spec.inputs
+        ],
+    }
 
 
 def submission_inputs(wildcards):
@@ -789,27 +838,98 @@ def evaluation_entries(wildcards):
     return evaluated_entries()
 
 
-def evaluation_inputs(wildcards):
-    case = wildcards.case
-    inputs = {
+def evaluation_case_files(case):
+    """What the scoring of one case reads, as lesionbench.metrics.scoring.CaseFiles.from_mapping
+    takes it: the case's table fields, its FLAIR (the grid), reference, raters, leave-one-rater-out
+    fusions (none with a shipped reference: nothing is fused), predictions and synthetic truth.
+    """
+    wildcards = Wildcards(fromdict={"case": case})
+    return {
+        "info": {
+            "case_id": case,
+            "center": case_center(wildcards),
+            "split": case_split(wildcards),
+            "seen_center": case_seen_center(wildcards),
+        },
         "flair": case_images(wildcards)["flair"],
-        "raters": case_rater_paths(wildcards),
-        "reference": reference_mask(case),
-        "loo": paths.consensus_loo_dir(case, config["consensus"]["reference"]),
-        "predictions": [
-            paths.prediction_dir(name, case)
-            for name, _ in evaluation_entries(wildcards)
+        "consensus": reference_mask(case),
+        "raters": dict(
+            zip(case_rater_names(wildcards), case_rater_paths(wildcards), strict=True)
+        ),
+        "loo_folder": (
+            ""
+            if SHIPPED
+            else paths.consensus_loo_dir(case, config["consensus"]["reference"])
+        ),
+        "entries": [
+            (name, kind, paths.prediction_dir(name, case))
+            for name, kind in evaluation_entries(wildcards)
         ],
+        "truth": truth_file("truth_lesions")(wildcards) if SYNTHETIC else "",
     }
-    if SYNTHETIC:
-        inputs["truth"] = truth_file("truth_lesions")(wildcards)
-    return inputs
 
 
-def metrics_case_tables(wildcards):
+def evaluation_cores():
+    """The cores the scoring jobs share: --jobs on a cluster, else --cores (1 when unset)."""
+    resources = workflow.global_resources
+    cores = [resources.get("_cores"), resources.get("_nodes")]
+    cores = [int(c) for c in cores if isinstance(c, int) and c > 0 and c < 2**31 - 1]
+    return max(cores, default=1)
+
+
+# Every case is planned into a batch at parse time (metrics.batch_size, lesionbench.metrics.
+# batches), so the batches do not depend on input QC; a batch scores those of its cases that
+# enter the analysis (none: an empty table).
+EVALUATION_BATCH_SIZE = batch_size(
+    config["metrics"]["batch_size"], len(CASES), evaluation_cores()
+)
+EVALUATION_BATCHES = plan_batches(CASES, EVALUATION_BATCH_SIZE)
+# On a cluster (--jobs large) batches are of a few cases: a batch then joins its cases' case_eval
+# group job, so scoring is not one more round of submission and status polling after inference.
+# Larger batches (a local run of a large cohort) stay out of any group: Snakemake's check of a
+# group grows with the cube of its size.
+GROUP_EVALUATE_BATCH = GROUP_CASE_EVAL if EVALUATION_BATCH_SIZE <= 4 else None
+
+
+def evaluation_batch_case_ids(wildcards):
+    analysed = set(analysis_cases())
+    return [c for c in EVALUATION_BATCHES[wildcards.batch] if c in analysed]
+
+
+def evaluation_batch_cases(wildcards):
+    """Per case of the batch (that enters the analysis), evaluation_case_files."""
+    return [evaluation_case_files(c) for c in evaluation_batch_case_ids(wildcards)]
+
+
+def evaluation_batch_inputs(wildcards):
+    """Every file or folder the batch's scoring reads."""
+    files = []
+    for case in evaluation_batch_cases(wildcards):
+        files += [case["flair"], case["consensus"], *case["raters"].values()]
+        files += [folder for _, _, folder in case["entries"]]
+        files += [f for f in (case["loo_folder"], case["truth"]) if f]
+    return files
+
+
+def evaluation_batch_runtime(wildcards, attempt):
+    """Runtime (minutes) of a scoring job: 15 per started 8 cases, growing with each retry."""
+    n_cases = len(EVALUATION_BATCHES[wildcards.batch])
+    return 15 * (1 + (n_cases - 1) // 8) * attempt
+
+
+def metrics_tables(wildcards):
+    """The scoring jobs' tables metrics_table gathers: the batches', or in the new-lesion track
+    each test case's."""
     if NEW_LESIONS:
         return [paths.new_lesion_metrics_case(case) for case in analysis_cases("test")]
-    return [paths.metrics_case(case) for case in analysis_cases()]
+    return [paths.metrics_batch(b) for b in EVALUATION_BATCHES]
+
+
+def metrics_failure_tables(wildcards):
+    """The batches' tables of cases they could not score (none in the new-lesion track)."""
+    if NEW_LESIONS:
+        return []
+    return [paths.metrics_batch_failures(b) for b in EVALUATION_BATCHES]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -895,18 +1015,20 @@ def final_targets(wildcards):
     targets = [paths.QC_INPUTS, paths.COHORT_CASES, paths.PROVENANCE]
     if SYNTHETIC:
         targets.append(paths.COHORT_OVERVIEW)
-    targets += list(consensus_table_outputs().values())
+    if not SHIPPED:
+        targets += list(consensus_table_outputs().values())
     targets.append(paths.METRICS_TABLE)
     if config.get("methods"):
         targets.append(
             paths.NEW_LESION_LEADERBOARD if NEW_LESIONS else paths.LEADERBOARD
         )
-    targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
-    if HZ_SCHEMES:
-        targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
+    if not EVALUATION_ONLY:
+        targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
+        if HZ_SCHEMES:
+            targets += [paths.HARMONIZATION_QC, paths.HARMONIZATION_FIGURE]
     if METHOD_SPECS:
         targets += [paths.METHODS_STATUS, paths.METHODS_TIMING]
-    if not NEW_LESIONS:
+    if not EVALUATION_ONLY and not NEW_LESIONS:
         # the template-space lesion map is of every lesion of one visit
         targets.append(paths.LESION_FREQUENCY_FIGURE)
     return targets

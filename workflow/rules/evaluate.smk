@@ -1,46 +1,46 @@
 # Metrics (lesionbench.metrics via lesionbench.metrics.scoring): per case, every entry (method,
 # ensemble, rater) against its references (consensus, truth, and the like-for-like "loo"
 # rows: raters against their leave-one-out fusion, methods averaged over all of them),
-# then the long results table.
+# then the long results table. One job scores a batch of cases (evaluation.batch_size; the
+# rows of a case do not depend on its batch), so a large cohort does not pay a job's start-up
+# per case. A batch of a few cases joins its cases' case_eval group (GROUP_EVALUATE_BATCH).
 
 
 localrules:
     metrics_table,
 
 
-rule evaluate_case:
+rule evaluate_batch:
     input:
-        unpack(evaluation_inputs),
+        evaluation_batch_inputs,
     output:
-        paths.metrics_case(),
+        table=paths.metrics_batch(),
+        failures=paths.metrics_batch_failures(),
     log:
-        paths.log("evaluate_case/{case}"),
+        paths.log("evaluate_batch/{batch}"),
     benchmark:
-        paths.benchmark("evaluate_case/{case}")
+        paths.benchmark("evaluate_batch/{batch}")
     group:
-        GROUP_CASE_EVAL
+        GROUP_EVALUATE_BATCH
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=scaled_mem(3000),
-        runtime=scaled_runtime(15),
+        runtime=evaluation_batch_runtime,
     params:
-        center=case_center,
-        split=case_split,
-        seen_center=case_seen_center,
-        raters=case_rater_names,
-        entries=evaluation_entries,
+        cases=evaluation_batch_cases,
         reference=config["consensus"]["reference"],
         label_policy=config["qc"]["label_policy"],
         metrics=config["metrics"],
     script:
-        "../scripts/evaluate_case.py"
+        "../scripts/evaluate_batch.py"
 
 
 rule metrics_table:
     input:
-        metrics_case_tables,
+        tables=metrics_tables,
+        failures=metrics_failure_tables,
     output:
         paths.METRICS_TABLE,
     log:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -68,28 +69,61 @@ class CaseSheet:
     def case_ids(self) -> list[str]:
         return list(self.cases["case_id"])
 
+    # The workflow asks for a case's row, raters and paths once per job while it builds the DAG
+    # (thousands of times for a large cohort). Each lookup below is a dict access into an index
+    # built on first use from the two frames, which are never changed after construction, so the
+    # cost does not grow with the number of cases.
+
+    @cached_property
+    def _rows(self) -> dict[str, pd.Series]:
+        """The first row of each case_id (a valid sheet has one)."""
+        rows: dict[str, pd.Series] = {}
+        for _, row in self.cases.iterrows():
+            rows.setdefault(row["case_id"], row)
+        return rows
+
+    @cached_property
+    def _rater_rows(self) -> dict[str, list[tuple[str, str]]]:
+        by_case: dict[str, list[tuple[str, str]]] = {}
+        if {"case_id", "rater", "path"} <= set(self.raters.columns):
+            for case, rater, path in zip(
+                self.raters["case_id"], self.raters["rater"], self.raters["path"], strict=True
+            ):
+                by_case.setdefault(case, []).append((rater, path))
+        return by_case
+
+    @cached_property
+    def _resolved(self) -> dict[tuple[str, str], Path | None]:
+        return {}
+
+    @cached_property
+    def _resolved_raters(self) -> dict[str, dict[str, Path]]:
+        return {}
+
     def case(self, case_id: str) -> pd.Series:
-        rows = self.cases[self.cases["case_id"] == case_id]
-        if rows.empty:
+        row = self._rows.get(case_id)
+        if row is None:
             raise SheetError(f"no such case in {self.origin}", case=case_id)
-        return rows.iloc[0]
+        return row
 
     def raters_of(self, case_id: str) -> list[tuple[str, str]]:
-        rows = self.raters[self.raters["case_id"] == case_id]
-        return list(zip(rows["rater"], rows["path"], strict=True))
+        return list(self._rater_rows.get(case_id, ()))
 
     def path(self, case_id: str, column: str) -> Path | None:
         """Resolved path of ``column`` for a case, or ``None`` when the cell is empty."""
-        value = str(self.case(case_id).get(column, "") or "")
-        if not value:
-            return None
-        return resolve_path(self.root, value, case=case_id, what=column)
+        key = (case_id, column)
+        if key not in self._resolved:
+            value = str(self.case(case_id).get(column, "") or "")
+            self._resolved[key] = resolve_path(self.root, value, case=case_id, what=column) if value else None
+        return self._resolved[key]
 
     def rater_paths(self, case_id: str) -> dict[str, Path]:
-        return {
-            rater: resolve_path(self.root, value, case=case_id, what=f"rater {rater}")
-            for rater, value in self.raters_of(case_id)
-        }
+        if case_id not in self._resolved_raters:
+            self._resolved_raters[case_id] = {
+                rater: resolve_path(self.root, value, case=case_id, what=f"rater {rater}")
+                for rater, value in self.raters_of(case_id)
+            }
+        return dict(self._resolved_raters[case_id])
 
     def qc_inputs(self, case_id: str) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
         """The case's images (by modality) and masks (raters, brain mask, consensus) for QC."""
@@ -296,6 +330,29 @@ def validate_case_sheet(
         origin=origin,
         rater_origin=sheet.rater_origin,
         task=task,
+    )
+
+
+def check_shipped_reference(sheet: CaseSheet, case_ids: Iterable[str] | None = None) -> None:
+    """Refuse a sheet in which a case (of ``case_ids``, default all) has no shipped reference mask
+    (an empty ``consensus`` cell), with one :class:`SheetError` naming the sheet and the cases.
+
+    Used when the dataset's own consensus is the ground truth (``consensus.reference: shipped``),
+    so that the run stops before any job starts rather than in the case's scoring job.
+    """
+    wanted = set(sheet.case_ids if case_ids is None else case_ids)
+    cases = sheet.cases
+    column = cases["consensus"] if "consensus" in cases.columns else pd.Series([""] * len(cases), index=cases.index)
+    empty = cases["case_id"].isin(wanted) & (column.fillna("").astype(str).str.strip() == "")
+    if not empty.any():
+        return
+    missing = list(cases.loc[empty, "case_id"])
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    raise SheetError(
+        f"consensus.reference is 'shipped' but {len(missing)} case(s) have no shipped reference mask "
+        f"(empty 'consensus' column): {shown}",
+        case=missing[0] if len(missing) == 1 else None,
+        path=sheet.origin,
     )
 
 

@@ -25,7 +25,7 @@ from ..errors import ConfigError, InputError
 from .base import ConsensusResult, check_votes
 from .fusion import fuse
 from .guard import check_consensus
-from .options import DEFAULT_REFERENCE, MAP_MODE_NAMES, METHODS, REGIONS
+from .options import DEFAULT_REFERENCE, MAP_MODE_NAMES, METHODS, REGIONS, SHIPPED_REFERENCE
 from .performance import performance_table
 from .region import fusion_region
 
@@ -131,12 +131,19 @@ def check_methods(methods: Sequence[str]) -> list[str]:
 
 
 def workflow_methods(section: Mapping[str, Any]) -> list[str]:
-    """The fusions the workflow computes: ``methods`` plus ``reference`` when it is not listed.
-    Checks the names and the options (a bad config fails when the workflow is parsed)."""
+    """The fusions the workflow computes: ``methods`` plus ``reference`` when it is not listed;
+    none when the reference is the dataset's shipped consensus (``reference: shipped``: the
+    raters are then scored against it and against each other, never fused). Checks the names and
+    the options (a bad config fails when the workflow is parsed)."""
     methods = check_methods(section.get("methods", METHODS))
     reference = str(section.get("reference", DEFAULT_REFERENCE))
-    check_methods([reference])
     ConsensusOptions.from_config(section)
+    if reference == SHIPPED_REFERENCE:
+        return []
+    if reference not in METHODS:
+        raise ConfigError(
+            f"unknown consensus.reference {reference!r}; choose among {', '.join(METHODS)} or {SHIPPED_REFERENCE!r}"
+        )
     return methods + ([reference] if reference not in methods else [])
 
 

@@ -17,6 +17,12 @@ EM_METHODS: tuple[str, ...] = ("staple", "map-staple", "lop-staple", "local-lop-
 #: The fusion the workflow scores methods against unless ``consensus.reference`` says otherwise
 #: (closest to the synthetic truth of the fusions measured in ``benchmarks/consensus_vs_truth.md``).
 DEFAULT_REFERENCE = "local-lop-staple"
+#: ``consensus.reference`` naming the dataset's own consensus mask (the case sheet's ``consensus``
+#: column: MS-SEG 2016 ``Consensus``, MSSEG-2 ``ground_truth``, a BIDS ``derivatives/consensus``
+#: mask) as the ground truth; no fusion is computed then.
+SHIPPED_REFERENCE = "shipped"
+#: Every value of ``consensus.reference``: a fusion method or the shipped mask.
+REFERENCES: tuple[str, ...] = (*METHODS, SHIPPED_REFERENCE)
 
 RegionKind = Literal["grid", "brain", "union"]
 #: Computation regions of a fusion (:func:`.region.fusion_region`).

@@ -41,6 +41,9 @@ SANDBOXES: tuple[str, ...] = ("auto", "bwrap", "apptainer", "podman", "none")
 #: Tissue priors the classical and forest methods read, in channel order
 #: (``prior_<name>`` of :func:`lesionbench.workflow.paths.preprocessed`).
 PRIOR_NAMES: tuple[str, ...] = ("wm", "gm", "csf")
+#: The input scheme of a ``command`` method that reads a raw image as the dataset ships it
+#: (``raw/flair``), so that it needs no preprocessing job.
+RAW_SCHEME = "raw"
 
 #: The kinds each task can run (:data:`lesionbench.cohort.layout.TASKS`). A new-lesion method
 #: reads both visits of each of its inputs (``zscore/flair``: the two harmonized FLAIRs; a
@@ -141,12 +144,13 @@ def _parse_gpu(entry: Mapping[str, Any], name: str, kind: str, device: str) -> b
 
 
 def parse_input(text: str, name: str = "?") -> ImageInput:
-    """``"nyul/flair"`` -> ImageInput("nyul", "flair")."""
+    """``"nyul/flair"`` -> ImageInput("nyul", "flair"); ``"raw/flair"``: the raw image."""
     scheme, sep, modality = str(text).partition("/")
-    if not sep or scheme not in HARMONIZATION_SCHEMES or modality not in MODALITIES:
+    schemes = (*HARMONIZATION_SCHEMES, RAW_SCHEME)
+    if not sep or scheme not in schemes or modality not in MODALITIES:
         raise _fail(
             name,
-            f"input {text!r} is not scheme/modality with scheme in {', '.join(HARMONIZATION_SCHEMES)} "
+            f"input {text!r} is not scheme/modality with scheme in {', '.join(schemes)} "
             f"and modality in {', '.join(MODALITIES)}",
         )
     return ImageInput(scheme, modality)
@@ -202,6 +206,8 @@ def parse_method(entry: Mapping[str, Any]) -> MethodSpec:
     inputs = tuple(parse_input(t, name) for t in entry.get("inputs", []) or [])
     if (kind in BUILTIN_KINDS or kind == "command") and not inputs:
         raise _fail(name, f"a {kind} method needs inputs (scheme/modality list)")
+    if kind != "command" and any(i.scheme == RAW_SCHEME for i in inputs):
+        raise _fail(name, f"{RAW_SCHEME}/<modality> inputs are for command methods only")
     if kind == "flair_hyperintensity" and not any(i.modality == "flair" for i in inputs):
         raise _fail(name, "flair_hyperintensity needs a FLAIR input (e.g. nyul/flair)")
     if kind == "subtraction" and [i.modality for i in inputs] != ["flair"]:
@@ -290,6 +296,16 @@ def check_task_kinds(specs: Sequence[MethodSpec], task: str) -> None:
     for spec in specs:
         if spec.kind not in allowed:
             raise _fail(spec.name, f"a {spec.kind} method does not run in task: {task} (kinds: {', '.join(allowed)})")
+
+
+def needs_preprocessing(spec: MethodSpec) -> bool:
+    """Whether the method reads anything the preprocessing stage writes: False for a submission
+    and for a command whose inputs are all raw images (``raw/<modality>``)."""
+    if spec.kind == "submission":
+        return False
+    if spec.kind == "command":
+        return any(i.scheme != RAW_SCHEME for i in spec.inputs)
+    return True
 
 
 def wants_gpu(spec: MethodSpec) -> bool:

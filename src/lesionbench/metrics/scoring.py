@@ -19,6 +19,10 @@ Which references each entry gets (:func:`case_rows`), reference labels in the ta
   row holds, per metric, the mean over the R (:func:`mean_over_references`). A leaderboard with
   ``reference: loo`` therefore ranks the methods and shows the raters beside them against
   references of the same kind.
+* ``consensus_shipped``: the dataset's own consensus mask (``consensus.reference: shipped``),
+  which the workflow did not fuse from the raters. Methods and raters are scored against it,
+  and each rater against every other rater (reference ``rater:<other>``, :func:`rater_reference_label`);
+  there are no ``loo`` rows then (nothing is fused).
 
 Lesion-wise detection is also reported per reference lesion size bin (``lesion_sensitivity@<bin>``)
 so that the report can show where methods miss lesions.
@@ -97,6 +101,11 @@ class Scored:
 
 def consensus_reference_label(fusion: str) -> str:
     return f"consensus_{fusion}"
+
+
+def rater_reference_label(rater: str) -> str:
+    """Reference label of the rows of a rater scored against another rater ``rater``."""
+    return f"rater:{rater}"
 
 
 def detection_by_size(
@@ -271,16 +280,42 @@ def case_rows(
     truth: np.ndarray | None = None,
     parameters: MetricParameters = MetricParameters(),
     methods_against_loo: bool = True,
+    raters_against_consensus: bool = False,
 ) -> list[dict[str, object]]:
     """Every row of one case (see the module docstring for who is scored against what).
 
     ``consensus_name``: the reference label (``consensus_<fusion>``); ``loo[rater]``: the fusion
     of every rater but ``rater``. ``methods_against_loo`` False leaves out the methods' ``loo``
-    rows (R extra metric computations per method).
+    rows (R extra metric computations per method). ``raters_against_consensus`` (a consensus
+    not fused from these raters, e.g. the shipped one) also scores every rater against the
+    consensus and against each other rater (R x R - 1 ordered pairs).
     """
     rows: list[dict[str, object]] = []
     case = info.case_id
     for name, mask in raters.items():
+        if raters_against_consensus:
+            rows += score_entry(
+                info,
+                entry=name,
+                kind="rater",
+                reference_name=consensus_name,
+                reference=consensus,
+                prediction=mask,
+                spacing=spacing,
+                parameters=parameters,
+            )
+            for other, other_mask in raters.items():
+                if other != name:
+                    rows += score_entry(
+                        info,
+                        entry=name,
+                        kind="rater",
+                        reference_name=rater_reference_label(other),
+                        reference=other_mask,
+                        prediction=mask,
+                        spacing=spacing,
+                        parameters=parameters,
+                    )
         if truth is not None:
             rows += score_entry(
                 info,
@@ -353,7 +388,7 @@ def evaluate_case_files(
     consensus_fusion: str,
     consensus: str | Path,
     raters: Mapping[str, str | Path],
-    loo_folder: str | Path,
+    loo_folder: str | Path | None,
     entries: Sequence[tuple[str, str, str | Path]],
     truth: str | Path | None = None,
     label_policy: LabelPolicy = "binary",
@@ -363,8 +398,11 @@ def evaluate_case_files(
     """The file edge of :func:`case_rows`: read the case's masks and return its validated rows.
 
     ``raters``: name -> mask file; ``loo_folder``: ``<rater>.nii.gz`` per rater (absent for a case
-    with one rater); ``entries``: (name, kind, prediction folder).
+    with one rater; ``None`` when nothing is fused: ``consensus_fusion`` ``shipped``, whose raters
+    are scored against the shipped consensus and each other); ``entries``: (name, kind,
+    prediction folder).
     """
+    from ..consensus.options import SHIPPED_REFERENCE
     from ..io import load_mask, load_volume
 
     case = info.case_id
@@ -377,7 +415,7 @@ def evaluate_case_files(
     loo = {
         name: mask(Path(loo_folder) / f"{name}.nii.gz")
         for name in raters
-        if (Path(loo_folder) / f"{name}.nii.gz").exists()
+        if loo_folder is not None and (Path(loo_folder) / f"{name}.nii.gz").exists()
     }
     rows = case_rows(
         info,
@@ -390,8 +428,87 @@ def evaluate_case_files(
         truth=None if truth is None else mask(truth, "binary"),
         parameters=parameters,
         methods_against_loo=methods_against_loo,
+        raters_against_consensus=consensus_fusion == SHIPPED_REFERENCE,
     )
     return rows_frame(rows)
+
+
+@dataclass(frozen=True)
+class CaseFiles:
+    """One case's inputs of :func:`evaluate_case_files` (paths as strings): what a batch scores."""
+
+    info: CaseInfo
+    flair: str
+    consensus: str
+    raters: Mapping[str, str]
+    loo_folder: str | None
+    entries: Sequence[tuple[str, str, str]]
+    truth: str | None = None
+
+    @classmethod
+    def from_mapping(cls, files: Mapping[str, object]) -> CaseFiles:
+        """From the plain mapping the workflow passes (keys: the fields, ``info`` a mapping)."""
+        info = dict(files["info"])  # type: ignore[call-overload]
+        return cls(
+            info=CaseInfo(
+                case_id=str(info["case_id"]),
+                center=str(info["center"]),
+                split=str(info["split"]),
+                seen_center=bool(info["seen_center"]),
+            ),
+            flair=str(files["flair"]),
+            consensus=str(files["consensus"]),
+            raters={str(k): str(v) for k, v in dict(files["raters"]).items()},  # type: ignore[call-overload]
+            loo_folder=None if not files.get("loo_folder") else str(files["loo_folder"]),
+            entries=[(str(n), str(k), str(f)) for n, k, f in files.get("entries") or []],  # type: ignore[attr-defined]
+            truth=None if not files.get("truth") else str(files["truth"]),
+        )
+
+
+def evaluate_batch_files(
+    cases: Sequence[CaseFiles],
+    *,
+    consensus_fusion: str,
+    label_policy: LabelPolicy = "binary",
+    parameters: MetricParameters = MetricParameters(),
+    methods_against_loo: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score a batch of cases one after another: (their rows, the cases that could not be scored).
+
+    Each case's rows are exactly :func:`evaluate_case_files`'s for that case alone. A case whose
+    files cannot be scored (a :class:`~lesionbench.errors.LesionbenchError`: unreadable, off the
+    grid, non-binary) gets no rows and one line in the failures table, and the other cases of the
+    batch are still scored; :func:`gather_metrics_tables` refuses a run with failures.
+    """
+    from ..errors import LesionbenchError
+    from .tables import FAILURE_COLUMNS
+
+    frames: list[pd.DataFrame] = []
+    failures: list[dict[str, str]] = []
+    for case in cases:
+        try:
+            frames.append(
+                evaluate_case_files(
+                    case.info,
+                    flair=case.flair,
+                    consensus_fusion=consensus_fusion,
+                    consensus=case.consensus,
+                    raters=case.raters,
+                    loo_folder=case.loo_folder,
+                    entries=case.entries,
+                    truth=case.truth,
+                    label_policy=label_policy,
+                    parameters=parameters,
+                    methods_against_loo=methods_against_loo,
+                )
+            )
+        except LesionbenchError as exc:
+            message = " ".join(str(exc).split())
+            if f"case {case.info.case_id}" not in message:
+                message = f"case {case.info.case_id}: {message}"
+            failures.append({"case_id": case.info.case_id, "error": message})
+    rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+    return rows, pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
 
 
 def rows_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -407,6 +524,7 @@ __all__ = [
     "METRIC_INFO",
     "ROW_METRICS",
     "SIZE_BINS_MM3",
+    "CaseFiles",
     "CaseInfo",
     "EntryResult",
     "MetricParameters",
@@ -414,9 +532,11 @@ __all__ = [
     "case_rows",
     "consensus_reference_label",
     "detection_by_size",
+    "evaluate_batch_files",
     "evaluate_case_files",
     "mean_over_references",
     "no_result",
+    "rater_reference_label",
     "read_entry",
     "rows_frame",
     "score_entry",

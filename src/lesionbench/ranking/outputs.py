@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..consensus.options import SHIPPED_REFERENCE
 from ..workflow import paths
 from ..workflow.config import stage_seed
 from .options import RankingOptions
@@ -30,7 +31,8 @@ def ranking_reference(config: Mapping[str, Any]) -> str:
 
 def options_from_config(config: Mapping[str, Any]) -> RankingOptions:
     """The options of the workflow's ranking job (figures on; raters scored against their
-    leave-one-out fusions, the ``loo`` reference)."""
+    leave-one-out fusions, the ``loo`` reference, or with ``consensus.reference: shipped``
+    against the leaderboard's reference)."""
     r = config["ranking"]
     return RankingOptions(
         reference=ranking_reference(config),
@@ -43,7 +45,8 @@ def options_from_config(config: Mapping[str, Any]) -> RankingOptions:
         seed=stage_seed(config, "ranking"),
         strata=tuple(r["strata"]),
         figures=True,
-        rater_reference="loo",
+        # with the shipped consensus nothing is fused: raters are scored against the reference
+        rater_reference=None if config["consensus"]["reference"] == SHIPPED_REFERENCE else "loo",
         sandboxes=command_sandboxes(config.get("methods") or []),
     )
 

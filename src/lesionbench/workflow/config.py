@@ -26,7 +26,8 @@ import pandas as pd
 from .. import DEFAULT_SEED
 from ..cohort.importers import import_dataset
 from ..cohort.layout import MODALITIES, TASKS, Center
-from ..cohort.sheet import RATER_COLUMNS, CaseSheet, read_case_sheet, validate_case_sheet
+from ..cohort.sheet import RATER_COLUMNS, CaseSheet, check_shipped_reference, read_case_sheet, validate_case_sheet
+from ..consensus.options import SHIPPED_REFERENCE
 from ..errors import ConfigError
 from .paths import SYNTHETIC_ROOT
 
@@ -227,13 +228,39 @@ def check_task(config: Mapping[str, Any], sheet: CaseSheet) -> None:
         )
 
 
+def evaluation_only(config: Mapping[str, Any]) -> bool:
+    """Whether the run only scores what it is given: the reference is the dataset's shipped
+    consensus (``consensus.reference: shipped``) and no method reads a preprocessed image (every
+    entry a submission, or a command on ``raw/<modality>`` inputs). The DAG then holds no
+    preprocessing, harmonization, consensus or training job."""
+    from ..methods.registry import needs_preprocessing, parse_methods
+
+    if (config.get("consensus") or {}).get("reference") != SHIPPED_REFERENCE:
+        return False
+    return not any(needs_preprocessing(spec) for spec in parse_methods(config.get("methods") or []))
+
+
+def required_modalities(config: Mapping[str, Any]) -> list[str]:
+    """The modalities every case must have: ``modalities.required``; in an evaluation-only run
+    (:func:`evaluation_only`) the FLAIR (the grid every mask is checked on) and the raw images the
+    commands read, the only images it opens."""
+    if not evaluation_only(config):
+        return list(config.get("modalities", {}).get("required", ["flair"]))
+    from ..methods.registry import RAW_SCHEME, parse_methods
+
+    wanted = ["flair"]
+    for spec in parse_methods(config.get("methods") or []):
+        wanted += [i.modality for i in spec.inputs if i.scheme == RAW_SCHEME]
+    return list(dict.fromkeys(wanted))
+
+
 def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     """The validated case sheet for a workflow config (see ``workflow/schemas/config.schema.yaml``),
     after :func:`check_task`."""
     dataset = config.get("dataset", {})
     source = dataset.get("source", "synthetic")
     root = dataset.get("root") or None
-    required = config.get("modalities", {}).get("required", ["flair"])
+    required = required_modalities(config)
     centers = centers_from_config(config)
     if source == "synthetic":
         synth = config.get("synthetic", {})
@@ -259,4 +286,7 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
             options = {"split": dataset.get("split", "test"), "center": dataset.get("center", "")}
         sheet = import_dataset(source, root, **options)
     check_task(config, sheet)
-    return validate_case_sheet(sheet, required_modalities=required, centers=centers or None)
+    sheet = validate_case_sheet(sheet, required_modalities=required, centers=centers or None)
+    if (config.get("consensus") or {}).get("reference") == SHIPPED_REFERENCE:
+        check_shipped_reference(sheet)
+    return sheet

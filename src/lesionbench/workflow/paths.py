@@ -166,9 +166,14 @@ LEADERBOARD_MD = f"{RANKING_DIR}/leaderboard.md"
 RANKING_STORY = f"{RANKING_DIR}/story.md"
 
 
-def metrics_case(case: str = "{case}") -> str:
-    """Metric rows of one case (every entry against every reference)."""
-    return f"{RESULTS}/metrics/cases/{case}.tsv"
+def metrics_batch(batch: str = "{batch}") -> str:
+    """Metric rows of one batch of cases (every entry of each case against every reference)."""
+    return f"{RESULTS}/metrics/batches/{batch}.tsv"
+
+
+def metrics_batch_failures(batch: str = "{batch}") -> str:
+    """The cases of a batch that could not be scored, with their one-line errors (usually empty)."""
+    return f"{RESULTS}/metrics/batches/{batch}.failures.tsv"
 
 
 def ranking_table(name: str = "{name}") -> str:
