@@ -24,8 +24,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEDEPLOY = [sys.executable, "-c", "from snakedeploy.client import main; main()"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-#: Jobs of the default config (the embedded 14-case demo cohort), as `make dryrun` plans them.
-DEFAULT_JOBS = 151
+#: Jobs of the default config (the embedded 14-case demo cohort), as `make dryrun` plans them on
+#: 2 cores (the scoring batches follow the cores: metrics.batch_size auto).
+DEFAULT_JOBS = 144
 #: What the Snakefile must not import while Snakemake parses it (README: "What the Snakemake host
 #: environment needs"): lesionbench's other dependencies and its extras. The dry run below runs
 #: with these blocked, so the host environment needs only Snakemake, lesionbench, numpy, scipy and
@@ -138,7 +139,7 @@ def test_deployed_workflow_dry_runs_and_records_its_source(deployed: tuple[Path,
             SNAKEMAKE_WITHOUT,
             "-n",
             "--cores",
-            "1",
+            "2",
             "--sdm",
             "conda",
             "--conda-prefix",
