@@ -26,6 +26,9 @@ BENCHMARKS = "benchmarks/results"
 #: Root of the synthetic cohort (MS-SEG 2016 layout below it; truth under ``truth/``).
 SYNTHETIC_ROOT = f"{RESULTS}/cohort/synthetic"
 SYNTHETIC_ANATOMY = f"{RESULTS}/cohort/synthetic_anatomy.npz"
+#: Root of the synthetic longitudinal cohort of ``task: new_lesions`` (MSSEG-2 layout below it:
+#: ``Training|Testing/<patient>/``; truth under ``truth/<patient>/``).
+SYNTHETIC_LONGITUDINAL_ROOT = f"{RESULTS}/cohort/synthetic_longitudinal"
 COHORT_CASES = f"{RESULTS}/cohort/cases.tsv"
 COHORT_RATERS = f"{RESULTS}/cohort/raters.tsv"
 COHORT_OVERVIEW = f"{RESULTS}/figures/cohort_overview.png"
@@ -44,6 +47,12 @@ def synthetic_case_file(name: str, case_dir: str = "{case_dir}") -> str:
     """A file the generator writes in a case's MS-SEG folder, e.g. ``Raw_Data/3DFLAIR.nii.gz``
     (``case_dir``: ``<Training|Testing>/Center_<nn>/Patient_<nn>``)."""
     return synthetic_file(f"{case_dir}/{name}")
+
+
+def synthetic_longitudinal_file(relative: str) -> str:
+    """A file of the synthetic longitudinal cohort, from its path relative to
+    :data:`SYNTHETIC_LONGITUDINAL_ROOT`."""
+    return f"{SYNTHETIC_LONGITUDINAL_ROOT}/{relative}"
 
 
 def qc_case(case: str = "{case}") -> str:
