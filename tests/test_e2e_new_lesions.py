@@ -123,6 +123,15 @@ def test_new_lesion_track_runs_and_ranks(tmp_path):
     assert (board["entry_kind"] == "rater").sum() == 4
     assert "New lesions (MSSEG-2)" in (results / "ranking/new_lesion_leaderboard.md").read_text()
     assert (results / "ranking/figures/new_lesion_empty_cases.png").stat().st_size > 0
+    # detection by new-lesion size: every method counts the same reference lesions (all ran),
+    # each rater those of the fusion of the others
+    by_size = pd.read_csv(results / "ranking/new_lesion_detection_by_size.tsv", sep="\t")
+    totals = by_size.groupby("entry")[["n_lesions", "n_detected"]].sum()
+    method_totals = totals.loc[["cmd", "ensemble", "subtraction", "unet3d"], "n_lesions"]
+    assert method_totals.nunique() == 1 and method_totals.iloc[0] > 0
+    assert (totals["n_detected"] <= totals["n_lesions"]).all()
+    assert set(by_size.loc[by_size["entry_kind"] == "rater", "reference"]) == {"loo"}
+    assert (results / "ranking/figures/new_lesion_detection_by_size.png").stat().st_size > 0
     status = pd.read_csv(results / "methods/status.tsv", sep="\t")
     assert (status["status"] == "ok").all()
 

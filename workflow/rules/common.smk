@@ -1004,6 +1004,11 @@ def new_lesion_score_inputs(wildcards):
     }
 
 
+def new_lesion_detection_tables(wildcards):
+    """The per-lesion detection tables of the scored test cases."""
+    return [paths.new_lesion_detections_case(case) for case in analysis_cases("test")]
+
+
 def new_lesion_case_fields(wildcards):
     """The case's columns of the long table."""
     return {
@@ -1065,6 +1070,8 @@ def final_targets(wildcards):
         targets.append(
             paths.NEW_LESION_LEADERBOARD if NEW_LESIONS else paths.LEADERBOARD
         )
+        if NEW_LESIONS:
+            targets.append(paths.NEW_LESION_SIZE_FIGURE)
     if not EVALUATION_ONLY:
         targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
         if HZ_SCHEMES:

@@ -201,6 +201,9 @@ NEW_LESION_LEADERBOARD = f"{RANKING_DIR}/new_lesion_leaderboard.tsv"
 NEW_LESION_LEADERBOARD_MD = f"{RANKING_DIR}/new_lesion_leaderboard.md"
 #: Lesions each method reports on the cases without new lesions (MSSEG-2's false-positive count).
 NEW_LESION_EMPTY_FIGURE = f"{RANKING_DIR}/figures/new_lesion_empty_cases.png"
+#: Share of the reference new lesions each method and rater detects, by lesion volume.
+NEW_LESION_DETECTION_BY_SIZE = f"{RANKING_DIR}/new_lesion_detection_by_size.tsv"
+NEW_LESION_SIZE_FIGURE = f"{RANKING_DIR}/figures/new_lesion_detection_by_size.png"
 
 
 def visit_case(case: str = "{case}", visit: str = "{visit}") -> str:
@@ -219,6 +222,12 @@ def new_lesion_metrics_case(case: str = "{case}") -> str:
     """MSSEG-2 metric rows of one two-visit case (every entry against the consensus; raters
     against their leave-one-out fusion)."""
     return f"{RESULTS}/metrics/new_lesions/{case}.tsv"
+
+
+def new_lesion_detections_case(case: str = "{case}") -> str:
+    """Every reference new lesion of one two-visit case, its volume and whether each entry
+    detected it (methods against the consensus, raters against their leave-one-out fusion)."""
+    return f"{RESULTS}/metrics/new_lesion_detections/{case}.tsv"
 
 
 # --- logs and benchmarks ---------------------------------------------------------------------
