@@ -1,9 +1,10 @@
 """The new-lesion track end to end (task: new_lesions, tests/configs/new_lesions_tiny.yaml plus a
-participant's command reading {flair_time01} and {flair_time02}): the
+participant's command reading {flair_time01} and {flair_time02}): the workflow writes the
 tiny synthetic longitudinal cohort in the MSSEG-2 layout (patient folders in Training/ and
-Testing/), imported, QC'd, each visit preprocessed and harmonized, brain masks fused, the
-new-lesion raters fused, the subtraction baseline, the two-visit U-Net and their ensemble
-trained and run, every test case scored as MSSEG-2 did and ranked. Also: a case whose second
+Testing/), imports and QCs it, preprocesses and harmonizes each visit, fuses the brain masks
+and the new-lesion raters, trains and runs the subtraction baseline, the two-visit U-Net and
+their ensemble, scores every test case as MSSEG-2 did and ranks. Also, on a folder written by
+`lesionbench synth-longitudinal` and imported as dataset.source: msseg2: a case whose second
 visit is off the first one's grid stops the run at input QC naming the case and the file."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import pytest
 import yaml
 
 from conftest import REPO, SNAKEMAKE
+from lesionbench.synth.longitudinal_plan import plan_longitudinal
 
 pytestmark = pytest.mark.slow
 
 
 def msseg2_cohort(tmp_path_factory) -> tuple:
-    """The tiny longitudinal cohort (the generator writes MSSEG-2's Training/ and Testing/)."""
+    """The tiny longitudinal cohort written by the verb (MSSEG-2's Training/ and Testing/)."""
     root = tmp_path_factory.mktemp("msseg2_tiny")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     subprocess.run(
@@ -53,9 +55,13 @@ nib.save(nib.Nifti1Image(mask.astype(np.uint8), b.affine), out)
 """
 
 
-def run_workflow(workdir, root, *targets):
+def run_workflow(workdir, *targets, msseg2_root=None):
+    """The tiny track's config plus a command method; with ``msseg2_root``, on that MSSEG-2 folder
+    instead of the embedded cohort."""
     config = yaml.safe_load((REPO / "tests/configs/new_lesions_tiny.yaml").read_text())
-    config["dataset"]["root"] = str(root)
+    if msseg2_root is not None:
+        # the MSSEG-2 layout names no center
+        config["dataset"] = {"source": "msseg2", "root": str(msseg2_root), "center": "01"}
     tool = workdir / "tool.py"
     tool.write_text(COMMAND_TOOL)
     config["methods"].append(
@@ -83,12 +89,17 @@ def run_workflow(workdir, root, *targets):
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
 
 
-def test_new_lesion_track_runs_and_ranks(cohort, tmp_path):
-    root, patients = cohort
-    result = run_workflow(tmp_path, root)
+def test_new_lesion_track_runs_and_ranks(tmp_path):
+    result = run_workflow(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
-    test_cases = sorted(patients.loc[patients["split"] == "test", "case_id"])
+    plans = plan_longitudinal("tiny", 2016)
+    test_cases = sorted(p.patient_id for p in plans if p.split == "test")
+    # the embedded cohort, written by the workflow in the MSSEG-2 layout, centers and splits from its plan
+    cases = pd.read_csv(results / "cohort/cases.tsv", sep="\t", dtype=str).set_index("case_id")
+    assert cases["center"].to_dict() == {p.patient_id: p.center_time02 for p in plans}
+    assert cases["split"].to_dict() == {p.patient_id: p.split for p in plans}
+    assert (results / "cohort/synthetic_longitudinal/Testing" / test_cases[0] / "ground_truth.nii.gz").is_file()
     # each visit was preprocessed as a case of its own, and the fused mask lies in both
     for case in test_cases:
         fused = np.asarray(nib.load(results / f"new_lesions/brain_masks/{case}.nii.gz").dataobj) > 0
@@ -112,6 +123,15 @@ def test_new_lesion_track_runs_and_ranks(cohort, tmp_path):
     assert (board["entry_kind"] == "rater").sum() == 4
     assert "New lesions (MSSEG-2)" in (results / "ranking/new_lesion_leaderboard.md").read_text()
     assert (results / "ranking/figures/new_lesion_empty_cases.png").stat().st_size > 0
+    # detection by new-lesion size: every method counts the same reference lesions (all ran),
+    # each rater those of the fusion of the others
+    by_size = pd.read_csv(results / "ranking/new_lesion_detection_by_size.tsv", sep="\t")
+    totals = by_size.groupby("entry")[["n_lesions", "n_detected"]].sum()
+    method_totals = totals.loc[["cmd", "ensemble", "subtraction", "unet3d"], "n_lesions"]
+    assert method_totals.nunique() == 1 and method_totals.iloc[0] > 0
+    assert (totals["n_detected"] <= totals["n_lesions"]).all()
+    assert set(by_size.loc[by_size["entry_kind"] == "rater", "reference"]) == {"loo"}
+    assert (results / "ranking/figures/new_lesion_detection_by_size.png").stat().st_size > 0
     status = pd.read_csv(results / "methods/status.tsv", sep="\t")
     assert (status["status"] == "ok").all()
 
@@ -135,7 +155,7 @@ def test_a_second_visit_off_the_first_grid_stops_at_input_qc(cohort, tmp_path):
     affine = image.affine.copy()
     affine[:3, 3] += 6.0  # 6 mm off: another grid
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj), affine), str(victim / name))
-    result = run_workflow(tmp_path, moved, "results/qc/inputs.tsv")
+    result = run_workflow(tmp_path, "results/qc/inputs.tsv", msseg2_root=moved)
     assert result.returncode != 0
     log = result.stdout + result.stderr
     assert f"case {victim.name}" in log and str(victim / name) in log

@@ -162,9 +162,12 @@ def test_workflow_refuses_a_new_lesion_cohort_as_cross_sectional(msseg2_tree):
     assert sheet.task == "new_lesions"
 
 
-def test_workflow_refuses_new_lesions_task_on_a_one_visit_cohort():
-    config = {"task": "new_lesions", "synthetic": {"preset": "tiny"}}
-    with pytest.raises(ConfigError, match=r"task: new_lesions does not fit .*one visit per case.*synth-longitudinal"):
+def test_workflow_refuses_new_lesions_task_on_a_one_visit_cohort(tmp_path):
+    root = tmp_path / "one_visit"
+    (root / "01").mkdir(parents=True)
+    write_nifti(root / "01" / "3DFLAIR.nii.gz", small_image(), AFFINE)
+    config = {"task": "new_lesions", "dataset": {"source": "msseg2016", "root": str(root)}}
+    with pytest.raises(ConfigError, match=r"task: new_lesions does not fit .*one visit per case"):
         cohort_from_config(config)
 
 

@@ -7,12 +7,11 @@ localrules:
     provenance,
 
 
-if SYNTHETIC:
+if SYNTHETIC_SOURCE:
 
-    # the anatomy shared by every case is seconds of work, and the overview is a summary figure
+    # the anatomy shared by every case is seconds of work
     localrules:
         synthesize_anatomy,
-        cohort_overview,
 
     rule synthesize_anatomy:
         output:
@@ -29,6 +28,13 @@ if SYNTHETIC:
             preset=SYNTHETIC_PRESET,
         script:
             "../scripts/synthesize_anatomy.py"
+
+
+if SYNTHETIC:
+
+    # the overview is a summary figure
+    localrules:
+        cohort_overview,
 
     rule synthesize_case:
         input:
@@ -86,6 +92,39 @@ if SYNTHETIC:
             root=synthetic_root_from_input,
         script:
             "../scripts/cohort_overview.py"
+
+
+if SYNTHETIC_LONGITUDINAL:
+
+    # task: new_lesions on the embedded cohort: one two-visit patient per job (MSSEG-2 layout)
+    rule synthesize_patient:
+        input:
+            anatomy=paths.SYNTHETIC_ANATOMY,
+        output:
+            **synthetic_patient_outputs(),
+        log:
+            paths.log("synthesize_patient/{split_dir}/{patient}"),
+        benchmark:
+            paths.benchmark("synthesize_patient/{split_dir}/{patient}")
+        wildcard_constraints:
+            split_dir="Training|Testing",
+            patient="|".join(CASES),
+        # long per-case jobs first (see preprocess_case)
+        priority: 10
+        conda:
+            "../envs/synth.yaml"
+        threads: 1
+        resources:
+            mem_mb=scaled_mem(3000),
+            runtime=scaled_runtime(10),
+        params:
+            preset=SYNTHETIC_PRESET,
+            seed=SYNTHETIC_SEED,
+            variant=SYNTHETIC_LONGITUDINAL_VARIANT,
+            t1="t1" in PP_MODALITIES,
+            root=longitudinal_root_from_output,
+        script:
+            "../scripts/synthesize_patient.py"
 
 
 rule import_cohort:

@@ -63,7 +63,11 @@ CASES = SHEET.case_ids
 CASE_INFO = SHEET.cases.set_index("case_id")
 TRAIN_CENTERS = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "center"])
 TRAIN_CASES = set(SHEET.cases.loc[SHEET.cases["split"] == "train", "case_id"])
-SYNTHETIC = config["dataset"]["source"] == "synthetic"
+# The embedded cohort: the cross-sectional generator's (SYNTHETIC, MS-SEG 2016 layout) or, with
+# task: new_lesions, the longitudinal generator's (SYNTHETIC_LONGITUDINAL, MSSEG-2 layout)
+SYNTHETIC_SOURCE = config["dataset"]["source"] == "synthetic"
+SYNTHETIC = SYNTHETIC_SOURCE and SHEET.task != "new_lesions"
+SYNTHETIC_LONGITUDINAL = SYNTHETIC_SOURCE and SHEET.task == "new_lesions"
 N_RATERS = int(config["synthetic"]["raters"])
 SYNTHETIC_PRESET = config["synthetic"]["preset"]
 SYNTHETIC_SEED = stage_seed(config, "synthetic")
@@ -78,6 +82,14 @@ VISIT_OF = (
     if NEW_LESIONS
     else {}
 )
+if SYNTHETIC_LONGITUDINAL:
+    from lesionbench.synth.longitudinal_plan import (
+        patient_dir,
+        patient_files,
+        plan_longitudinal,
+    )
+    from lesionbench.workflow.config import SYNTHETIC_LONGITUDINAL_VARIANT
+
 SYNTH_FILES = {}
 if SYNTHETIC:
     from lesionbench.synth import case_files, plan_cohort
@@ -301,6 +313,34 @@ def synthetic_root_from_input(wildcards, input):
     return str(Path(input[0]).parents[4])
 
 
+def synthetic_patient_outputs():
+    """The files the longitudinal generator writes in one patient's MSSEG-2 folder, as patterns
+    of the {split_dir} (Training|Testing) and {patient} wildcards. Its truth (truth/<patient>/,
+    read by no rule) lacks the {split_dir} wildcard, so it is written but not declared.
+    """
+    plan = plan_longitudinal(SYNTHETIC_PRESET, SYNTHETIC_SEED)[0]
+    files = patient_files(
+        plan,
+        SYNTHETIC_LONGITUDINAL_VARIANT,
+        len(SHEET.raters_of(plan.patient_id)),
+        t1="t1" in PP_MODALITIES,
+    )
+    return {
+        key: paths.synthetic_longitudinal_file(
+            path.replace(f"{patient_dir(plan)}/", "{split_dir}/", 1).replace(
+                plan.patient_id, "{patient}"
+            )
+        )
+        for key, path in files.items()
+        if not key.startswith("truth_")
+    }
+
+
+def longitudinal_root_from_output(wildcards, output):
+    """The longitudinal cohort root, from a patient's follow-up FLAIR (<root>/<split_dir>/<patient>/...)."""
+    return str(Path(output.flair_time02).parents[2])
+
+
 def cohort_files():
     """Every image and mask of the cohort (for the synthetic cohort: what the generator writes)."""
     files = []
@@ -313,6 +353,9 @@ def cohort_files():
 
 def import_root(wildcards, input):
     """The root the import rule reads the synthetic cohort from ("" for other sources)."""
+    if SYNTHETIC_LONGITUDINAL:
+        # the first input is the first patient's first visit: <root>/<split_dir>/<patient>/...
+        return str(Path(input[0]).parents[2])
     return synthetic_root_from_input(wildcards, input) if SYNTHETIC else ""
 
 
@@ -961,6 +1004,11 @@ def new_lesion_score_inputs(wildcards):
     }
 
 
+def new_lesion_detection_tables(wildcards):
+    """The per-lesion detection tables of the scored test cases."""
+    return [paths.new_lesion_detections_case(case) for case in analysis_cases("test")]
+
+
 def new_lesion_case_fields(wildcards):
     """The case's columns of the long table."""
     return {
@@ -1022,6 +1070,8 @@ def final_targets(wildcards):
         targets.append(
             paths.NEW_LESION_LEADERBOARD if NEW_LESIONS else paths.LEADERBOARD
         )
+        if NEW_LESIONS:
+            targets.append(paths.NEW_LESION_SIZE_FIGURE)
     if not EVALUATION_ONLY:
         targets += [paths.PREPROCESS_QC, paths.PREPROCESS_OVERLAYS]
         if HZ_SCHEMES:

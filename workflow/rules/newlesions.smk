@@ -7,6 +7,7 @@
 
 localrules:
     new_lesion_ranking,
+    new_lesion_detection_by_size,
 
 
 rule fuse_brain_mask:
@@ -85,6 +86,7 @@ rule score_new_lesion_case:
         unpack(new_lesion_score_inputs),
     output:
         paths.new_lesion_metrics_case(),
+        detections=paths.new_lesion_detections_case(),
     log:
         paths.log("score_new_lesion_case/{case}"),
     benchmark:
@@ -112,7 +114,12 @@ rule new_lesion_ranking:
     output:
         table=paths.NEW_LESION_LEADERBOARD,
         markdown=paths.NEW_LESION_LEADERBOARD_MD,
-        figure=paths.NEW_LESION_EMPTY_FIGURE,
+        figure=report(
+            paths.NEW_LESION_EMPTY_FIGURE,
+            caption="../report/new_lesion_empty_cases.rst",
+            category="6. Figures",
+            labels={"figure": "new lesions: cases without new lesions"},
+        ),
     log:
         paths.log("new_lesion_ranking"),
     conda:
@@ -125,3 +132,28 @@ rule new_lesion_ranking:
         reference=config["consensus"]["reference"],
     script:
         "../scripts/new_lesion_ranking.py"
+
+
+rule new_lesion_detection_by_size:
+    input:
+        new_lesion_detection_tables,
+    output:
+        table=paths.NEW_LESION_DETECTION_BY_SIZE,
+        figure=report(
+            paths.NEW_LESION_SIZE_FIGURE,
+            caption="../report/new_lesion_detection_by_size.rst",
+            category="6. Figures",
+            labels={"figure": "new lesions: detection by size"},
+        ),
+    log:
+        paths.log("new_lesion_detection_by_size"),
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled_mem(1000),
+        runtime=scaled_runtime(5),
+    params:
+        reference=config["consensus"]["reference"],
+    script:
+        "../scripts/new_lesion_detection_by_size.py"

@@ -18,6 +18,7 @@ def main(smk):
         loo_dir=smk.input.loo,
         fields=smk.params.fields,
         output=smk.output[0],
+        detections_output=smk.output.detections,
     )
 
 

@@ -360,14 +360,17 @@ def import_dataset(layout: str, root: str | Path, **options: object) -> CaseShee
 PLAN_COLUMNS: tuple[str, ...] = ("case_id", "center", "split", "flair", "t1", "t2", "pd")
 
 
-def check_against_plan(imported: CaseSheet, planned: CaseSheet, *, root: str | Path) -> CaseSheet:
+def check_against_plan(
+    imported: CaseSheet, planned: CaseSheet, *, root: str | Path, columns: tuple[str, ...] = PLAN_COLUMNS
+) -> CaseSheet:
     """Return ``imported`` after checking it found exactly the ``planned`` cases (same
-    :data:`PLAN_COLUMNS`) and as many rater masks; a :class:`SheetError` naming ``root`` if not.
+    ``columns``, by default :data:`PLAN_COLUMNS`) and as many rater masks; a :class:`SheetError`
+    naming ``root`` if not.
 
     The synthetic cohort is imported with the MS-SEG 2016 importer (so the demo exercises it) and
     checked against the generator's plan this way.
     """
-    for column in PLAN_COLUMNS:
+    for column in columns:
         got = sorted(zip(imported.cases["case_id"], imported.cases[column].astype(str)))
         want = sorted(zip(planned.cases["case_id"], planned.cases[column].astype(str)))
         if got != want:

@@ -129,6 +129,32 @@ def score_new_lesion_case(
     rater_reference_name: str = "loo",
     fields: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
+    """The long-table rows of one two-visit case (:func:`score_new_lesion_case_tables`)."""
+    return score_new_lesion_case_tables(
+        case,
+        reference=reference,
+        reference_name=reference_name,
+        predictions=predictions,
+        raters=raters,
+        rater_reference_name=rater_reference_name,
+        fields=fields,
+    )[0]
+
+
+#: Columns of a case's table of reference new lesions and their detection by each entry.
+DETECTION_COLUMNS: tuple[str, ...] = ("case_id", "entry", "entry_kind", "reference", "lesion", "volume_mm3", "detected")
+
+
+def score_new_lesion_case_tables(
+    case: str,
+    *,
+    reference: str | Path,
+    reference_name: str,
+    predictions: Mapping[str, tuple[str, str | Path]],
+    raters: Mapping[str, tuple[str | Path, str | Path]] | None = None,
+    rater_reference_name: str = "loo",
+    fields: Mapping[str, object] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long-table rows (:mod:`lesionbench.ranking.table`) of one two-visit case, scored as
     MSSEG-2 (:func:`lesionbench.metrics.newlesions.score_new_lesions`).
 
@@ -137,14 +163,19 @@ def score_new_lesion_case(
     to (its mask, the reference it is scored against, e.g. the consensus without it), under
     ``rater_reference_name``. ``fields`` are the case's columns (center, split, ...);
     ``lesion_load_ml``, when not among them, is the reference's new-lesion volume.
+
+    Returns the metric rows and the detection rows (:data:`DETECTION_COLUMNS`: every reference
+    new lesion, its volume and whether the entry detected it; entries without an ``ok``
+    prediction give none).
     """
-    from ..metrics.newlesions import has_new_lesions, new_lesion_rows, score_new_lesions
+    from ..metrics.newlesions import detection_rows, has_new_lesions, new_lesion_rows, score_new_lesions
 
     grid = load_volume(reference, case=case)
     ref = load_mask(reference, case=case, reference=grid).data
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
     base = {"case_id": case, "lesion_load_ml": float(np.count_nonzero(ref)) * voxel_ml, **dict(fields or {})}
     rows: list[dict[str, object]] = []
+    lesions: list[dict[str, object]] = []
     for entry, (kind, folder) in predictions.items():
         status = read_status(folder).get("status", "missing")
         head = {**base, "entry": entry, "entry_kind": kind, "reference": reference_name}
@@ -153,13 +184,18 @@ def score_new_lesion_case(
             rows += new_lesion_rows(None, reference_has_new_lesions=not empty, status=status, fields=head)
             continue
         mask = load_mask(Path(folder) / MASK_FILE, case=case, reference=grid).data
-        rows += new_lesion_rows(score_new_lesions(ref, mask, grid.spacing, case=case), fields=head)
+        scores = score_new_lesions(ref, mask, grid.spacing, case=case)
+        rows += new_lesion_rows(scores, fields=head)
+        lesions += detection_rows(scores, fields=head)
     for rater, (mask_path, rater_reference) in (raters or {}).items():
         other = load_mask(rater_reference, case=case, reference=grid).data
         mask = load_mask(mask_path, case=case, reference=grid).data
         head = {**base, "entry": rater, "entry_kind": "rater", "reference": rater_reference_name}
-        rows += new_lesion_rows(score_new_lesions(other, mask, grid.spacing, case=case), fields=head)
-    return pd.DataFrame(rows)
+        scores = score_new_lesions(other, mask, grid.spacing, case=case)
+        rows += new_lesion_rows(scores, fields=head)
+        lesions += detection_rows(scores, fields=head)
+    detections = pd.DataFrame(lesions).reindex(columns=list(DETECTION_COLUMNS))
+    return pd.DataFrame(rows), detections
 
 
 def score_new_lesion_case_files(
@@ -174,13 +210,15 @@ def score_new_lesion_case_files(
     loo_dir: str | Path,
     fields: Mapping[str, object],
     output: str | Path,
+    detections_output: str | Path | None = None,
 ) -> None:
     """:func:`score_new_lesion_case` from the workflow's files, written as a TSV: ``entries``
     (name, kind) with their prediction folders in the same order; each rater scored against the
-    fusion of the others (``<loo_dir>/<rater>.nii.gz``, reference ``loo``)."""
+    fusion of the others (``<loo_dir>/<rater>.nii.gz``, reference ``loo``). With
+    ``detections_output``, also the detection rows of :func:`score_new_lesion_case_tables`."""
     if len(entries) != len(prediction_dirs) or len(raters) != len(rater_masks):
         raise ValueError("score_new_lesion_case_files needs one folder per entry and one mask per rater")
-    table = score_new_lesion_case(
+    table, detections = score_new_lesion_case_tables(
         case,
         reference=reference,
         reference_name=reference_name,
@@ -190,3 +228,6 @@ def score_new_lesion_case_files(
     )
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, sep="\t", index=False, float_format="%.10g")
+    if detections_output is not None:
+        Path(detections_output).parent.mkdir(parents=True, exist_ok=True)
+        detections.to_csv(detections_output, sep="\t", index=False, float_format="%.10g")

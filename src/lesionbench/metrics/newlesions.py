@@ -48,6 +48,8 @@ class NewLesionScores:
     Lesion counts are of kept lesions (after the size filter). ``n_detected``: reference lesions
     detected; ``n_true_positive``: predicted lesions that are true positives (the two sides are
     counted independently, as Anima does). Metrics that do not apply to the case are NaN.
+    ``reference_lesions``: per kept reference lesion (in lesion-number order), its volume in mm³
+    and whether the prediction detected it (the Anima rule's verdict).
     """
 
     reference_has_new_lesions: bool
@@ -61,6 +63,7 @@ class NewLesionScores:
     lesion_precision: float
     n_tested_lesions: float
     tested_lesion_volume_mm3: float
+    reference_lesions: tuple[tuple[float, bool], ...] = ()
 
     @property
     def n_false_positive(self) -> int:
@@ -127,6 +130,11 @@ def score_new_lesions(
     n_ref, n_pred = result.n_reference_lesions, result.n_prediction_lesions
     detected = sum(1 for r in result.lesions if r.reference_lesion is not None and r.reference_detected)
     true_pos = sum(1 for r in result.lesions if r.prediction_lesion is not None and r.prediction_true_positive)
+    verdicts = {
+        r.reference_lesion: (float(r.reference_volume_mm3 or 0.0), bool(r.reference_detected))
+        for r in result.lesions
+        if r.reference_lesion is not None
+    }
     nan = math.nan
     if n_ref == 0:
         return NewLesionScores(
@@ -154,6 +162,7 @@ def score_new_lesions(
         lesion_precision=_or_nan(result.lesion_precision),
         n_tested_lesions=nan,
         tested_lesion_volume_mm3=nan,
+        reference_lesions=tuple(verdicts[k] for k in sorted(verdicts)),
     )
 
 
@@ -181,3 +190,14 @@ def new_lesion_rows(
         values = dict.fromkeys(NEW_LESION_METRICS, math.nan)
         statuses = {m: status if m in applies else "not_applicable" for m in NEW_LESION_METRICS}
     return [{**base, "metric": m, "value": values[m], "status": statuses[m]} for m in NEW_LESION_METRICS]
+
+
+def detection_rows(scores: NewLesionScores, *, fields: Mapping[str, object] | None = None) -> list[dict[str, object]]:
+    """One row per reference new lesion of a scored pair: ``lesion`` (its number), ``volume_mm3``
+    and ``detected`` (1 or 0), plus ``fields`` (``case_id``, ``entry``, ...); none on a case
+    without new lesions."""
+    base = dict(fields or {})
+    return [
+        {**base, "lesion": k, "volume_mm3": volume, "detected": int(detected)}
+        for k, (volume, detected) in enumerate(scores.reference_lesions, start=1)
+    ]

@@ -17,10 +17,15 @@ The leaderboard (:func:`new_lesion_leaderboard`), one row per entry:
   ``"min"``), and ``n_cases_empty``;
 * rater rows (each rater against ``rater_reference``, e.g. the leave-one-rater-out consensus)
   beside the methods with their means, never ranked.
+
+The track's figures: :func:`empty_case_figure` (lesions reported on the cases without new
+lesions) and :func:`new_lesion_detection_by_size_figure` (the share of reference new lesions detected, by
+lesion volume, from the per-lesion tables of the scoring, :func:`new_lesion_detection_by_size`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..metrics.info import BOTH_EMPTY, EMPTY_REFERENCE
+from ..metrics.info import BOTH_EMPTY, EMPTY_REFERENCE, SIZE_BINS_MM3, size_bin_label
 from .leaderboard import msseg_leaderboard
 from .options import NaTreat
 from .ranks import r_mean
@@ -191,3 +196,124 @@ def empty_case_figure(
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def new_lesion_detection_by_size(
+    detections: pd.DataFrame,
+    *,
+    reference: str,
+    rater_reference: str | None = "loo",
+    bins: Sequence[tuple[float, float]] = SIZE_BINS_MM3,
+) -> pd.DataFrame:
+    """Per entry and new-lesion volume bin ([low, high) in mm³, by default the bins of the
+    cross-sectional detection by size, :data:`lesionbench.metrics.info.SIZE_BINS_MM3`, labelled
+    as there), the reference new lesions pooled over the cases
+    (``n_lesions``), how many the entry detected (``n_detected``) and their ratio
+    (``sensitivity``, NaN in an empty bin). Methods count against ``reference``, raters against
+    ``rater_reference`` (each rater's reference lesions are those of the fusion of the others).
+
+    ``detections``: rows as :data:`lesionbench.methods.newlesion_jobs.DETECTION_COLUMNS`.
+    """
+    pairs = [(float(low), float(high)) for low, high in bins]
+    if not pairs or any(high <= low for low, high in pairs):
+        raise ConfigError(f"new-lesion size bins need a low below each high, not {pairs}")
+    keep = ((detections["entry_kind"] != "rater") & (detections["reference"] == reference)) | (
+        (detections["entry_kind"] == "rater") & (detections["reference"] == rater_reference)
+    )
+    rows = detections[keep]
+    volume = rows["volume_mm3"].to_numpy(dtype=float)
+    out = []
+    entries = rows[["entry", "entry_kind", "reference"]].drop_duplicates()
+    for entry, kind, ref in entries.itertuples(index=False):
+        mine = (rows["entry"] == entry).to_numpy()
+        for lower, upper in pairs:
+            inside = mine & (volume >= lower) & (volume < upper)
+            found = rows.loc[inside, "detected"].to_numpy(dtype=float)
+            out.append(
+                {
+                    "entry": entry,
+                    "entry_kind": kind,
+                    "reference": ref,
+                    "size_bin": size_bin_label(lower, upper),
+                    "lower_mm3": lower,
+                    "upper_mm3": upper,
+                    "n_lesions": int(found.size),
+                    "n_detected": int(found.sum()),
+                    "sensitivity": float(found.mean()) if found.size else math.nan,
+                }
+            )
+    columns = [
+        "entry",
+        "entry_kind",
+        "reference",
+        "size_bin",
+        "lower_mm3",
+        "upper_mm3",
+        "n_lesions",
+        "n_detected",
+        "sensitivity",
+    ]
+    return pd.DataFrame(out, columns=columns)
+
+
+def new_lesion_detection_by_size_figure(table: pd.DataFrame, path: str | Path) -> Path:
+    """Sensitivity per new-lesion volume bin (a :func:`new_lesion_detection_by_size` table): one line per
+    entry, methods in colour (side by side within a bin), raters in grey; bins without a
+    reference lesion left out, the number of the methods' reference lesions of each bin under
+    its label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = table.groupby("size_bin", sort=False)["n_lesions"].max()
+    bins = [b for b in dict.fromkeys(table["size_bin"]) if counts.get(b, 0) > 0]
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(bins) + 2.5), 3.4), dpi=100)
+    x = np.arange(len(bins))
+    methods = table[table["entry_kind"] != "rater"]
+    names = list(dict.fromkeys(methods["entry"]))
+    rater_label = "raters (each against the others)"
+    for entry, rows in table.groupby("entry", sort=False):
+        values = rows.set_index("size_bin")["sensitivity"].reindex(bins).to_numpy(dtype=float)
+        if (rows["entry_kind"] == "rater").any():
+            ax.plot(x, values, "--", color="0.6", marker=".", lw=1, label=rater_label)
+            rater_label = "_"  # one legend entry for the raters
+        else:
+            # methods side by side within a bin, so equal values stay visible
+            shift = 0.05 * (names.index(entry) - (len(names) - 1) / 2)
+            ax.plot(x + shift, values, "-o", lw=1.8, ms=4, label=str(entry))
+    per_bin = methods.groupby("size_bin", sort=False)["n_lesions"].max()
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{b}\n(n = {int(per_bin.get(b, 0))})" for b in bins])
+    ax.set_xlabel("new-lesion volume (mm³); n: the methods' reference lesions")
+    ax.set_ylabel("lesions detected")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title("new-lesion detection by size")
+    if ax.lines:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_new_lesion_detection_by_size(
+    detection_tables: Sequence[str | Path],
+    *,
+    reference: str,
+    table_path: str | Path,
+    figure_path: str | Path,
+    rater_reference: str | None = "loo",
+) -> pd.DataFrame:
+    """:func:`new_lesion_detection_by_size` of the per-case detection tables of the scoring, written as a TSV
+    and drawn with :func:`new_lesion_detection_by_size_figure`."""
+    from ..methods.newlesion_jobs import DETECTION_COLUMNS
+
+    frames = [pd.read_csv(p, sep="\t", dtype={"case_id": str}) for p in detection_tables]
+    detections = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DETECTION_COLUMNS))
+    table = new_lesion_detection_by_size(detections, reference=reference, rater_reference=rater_reference)
+    Path(table_path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
+    new_lesion_detection_by_size_figure(table, figure_path)
+    return table

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.layout import MSSEG2016_CENTERS
+from ..errors import ConfigError
 from ..io import save_volume
-from .anatomy import TemplateAnatomy
+from .anatomy import TemplateAnatomy, read_template_anatomy
 from .generate import _write_fraction, _write_raw
 from .longitudinal import SimulatedPatient, simulate_patient
-from .longitudinal_plan import PatientPlan, get_longitudinal_preset, patient_files
+from .longitudinal_plan import PatientPlan, get_longitudinal_preset, patient_files, plan_longitudinal
+from .plan import get_preset
 
 
 def write_patient(patient: SimulatedPatient, out_root: Path, t1: bool = False) -> dict[str, Path]:
@@ -57,6 +59,27 @@ def generate_patient(
 ) -> None:
     """Simulate one patient and write it under ``out_root``."""
     write_patient(simulate_patient(plan, preset, variant, anatomy), Path(out_root), t1=t1)
+
+
+def generate_planned_patient(
+    patient_id: str,
+    preset: str,
+    seed: int,
+    variant: str,
+    out_root: Path,
+    t1: bool = False,
+    anatomy_file: str | Path | None = None,
+) -> None:
+    """Simulate and write the patient ``patient_id`` of the cohort planned from ``preset`` and
+    ``seed`` (one workflow job per patient), on the template anatomy saved in ``anatomy_file``
+    when given (:func:`lesionbench.synth.anatomy.save_template_anatomy`)."""
+    plans = [p for p in plan_longitudinal(preset, seed) if p.patient_id == patient_id]
+    if len(plans) != 1:
+        raise ConfigError(f"{patient_id!r} is not a patient of the longitudinal {preset} cohort of seed {seed}")
+    anatomy = None
+    if anatomy_file is not None:
+        anatomy = read_template_anatomy(anatomy_file, get_preset(get_longitudinal_preset(preset).image).anatomy_mm)
+    generate_patient(plans[0], preset, variant, Path(out_root), t1=t1, anatomy=anatomy)
 
 
 def write_cohort_sheets(plans: list[PatientPlan], preset: str, variant: str, seed: int, out_root: Path) -> None:

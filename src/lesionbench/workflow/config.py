@@ -24,12 +24,12 @@ from typing import Any
 import pandas as pd
 
 from .. import DEFAULT_SEED
-from ..cohort.importers import import_dataset
-from ..cohort.layout import MODALITIES, TASKS, Center
+from ..cohort.importers import PLAN_COLUMNS, check_against_plan, import_dataset, import_msseg2, import_msseg2016
+from ..cohort.layout import MODALITIES, MSSEG2016_CENTERS, TASKS, TIME_POINTS, Center, time_point_column
 from ..cohort.sheet import RATER_COLUMNS, CaseSheet, check_shipped_reference, read_case_sheet, validate_case_sheet
 from ..consensus.options import SHIPPED_REFERENCE
 from ..errors import ConfigError
-from .paths import SYNTHETIC_ROOT
+from .paths import SYNTHETIC_LONGITUDINAL_ROOT, SYNTHETIC_ROOT
 
 #: The failure policies every stage's ``on_failure`` value is taken from: ``stop`` (the run
 #: stops with an error naming the case and the file), ``exclude`` (the case is left out of the
@@ -193,6 +193,48 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
     )
 
 
+#: The variant of the synthetic longitudinal cohort the workflow writes: both visits on one grid
+#: (MSSEG-2's ``*_on_middle_space`` files), as the workflow's two-visit QC requires.
+SYNTHETIC_LONGITUDINAL_VARIANT = "middle"
+
+
+def synthetic_longitudinal_sheet(
+    preset: str, seed: int, t1: bool = False, root: str | Path = SYNTHETIC_LONGITUDINAL_ROOT
+) -> CaseSheet:
+    """The planned synthetic longitudinal cohort (``task: new_lesions``) as a two-visit sheet
+    whose paths are where :func:`lesionbench.synth.generate_patient` writes (MSSEG-2 layout,
+    :data:`SYNTHETIC_LONGITUDINAL_VARIANT`). A patient's center, scanner and field strength are
+    those of its follow-up visit (``center_time02``), the visit whose grid the new lesions are
+    delineated and scored on; the raters are MSSEG-2's ``expert1..N`` (N from the preset)."""
+    from ..synth.longitudinal_plan import get_longitudinal_preset, patient_files, plan_longitudinal
+
+    n_raters = get_longitudinal_preset(preset).n_raters
+    rows, raters = [], []
+    for plan in plan_longitudinal(preset, seed):
+        files = patient_files(plan, SYNTHETIC_LONGITUDINAL_VARIANT, n_raters, t1=t1)
+        center = MSSEG2016_CENTERS[plan.center_time02]
+        rows.append(
+            {
+                "case_id": plan.patient_id,
+                "center": plan.center_time02,
+                "scanner": center.scanner,
+                "field_strength": center.field_strength,
+                "split": plan.split,
+                **{time_point_column(m, t): files.get(f"{m}_{t}", "") for m in ("flair", "t1") for t in TIME_POINTS},
+                "consensus": files["consensus"],
+            }
+        )
+        for k in range(1, n_raters + 1):
+            raters.append({"case_id": plan.patient_id, "rater": f"expert{k}", "path": files[f"rater{k}"]})
+    return CaseSheet(
+        cases=pd.DataFrame(rows),
+        raters=pd.DataFrame(raters, columns=list(RATER_COLUMNS)),
+        root=Path(root),
+        origin=f"synthetic longitudinal cohort plan (preset {preset}, seed {seed})",
+        task="new_lesions",
+    )
+
+
 #: The ``task`` values the workflow runs; a cohort whose form does not fit the task is refused
 #: by :func:`check_task` rather than scored as if it were of the other task.
 WORKFLOW_TASKS: tuple[str, ...] = ("cross_sectional", "new_lesions")
@@ -214,13 +256,7 @@ def check_task(config: Mapping[str, Any], sheet: CaseSheet) -> None:
             if sheet.task == "new_lesions"
             else "one visit per case"
         )
-        hint = ""
-        if task == "new_lesions" and config.get("dataset", {}).get("source", "synthetic") == "synthetic":
-            hint = (
-                "; the workflow's synthetic cohort is cross-sectional: write a two-visit one with "
-                "`lesionbench synth-longitudinal` and give it as dataset.source: msseg2"
-            )
-        raise ConfigError(f"task: {task} does not fit {where}: it has {have}, which is task: {sheet.task}{hint}")
+        raise ConfigError(f"task: {task} does not fit {where}: it has {have}, which is task: {sheet.task}")
     if task not in WORKFLOW_TASKS:
         raise ConfigError(
             f"task: {task}: the workflow does not run this track yet (it runs {', '.join(WORKFLOW_TASKS)}); "
@@ -262,7 +298,10 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     root = dataset.get("root") or None
     required = required_modalities(config)
     centers = centers_from_config(config)
-    if source == "synthetic":
+    if source == "synthetic" and str(config.get("task", "cross_sectional")) == "new_lesions":
+        preset = str(config.get("synthetic", {}).get("preset", "demo"))
+        sheet = synthetic_longitudinal_sheet(preset, stage_seed(config, "synthetic"), t1="t1" in required)
+    elif source == "synthetic":
         synth = config.get("synthetic", {})
         sheet = synthetic_sheet(
             synth.get("preset", "demo"), stage_seed(config, "synthetic"), int(synth.get("raters", 7))
@@ -290,3 +329,29 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     if (config.get("consensus") or {}).get("reference") == SHIPPED_REFERENCE:
         check_shipped_reference(sheet)
     return sheet
+
+
+#: The columns an import of the synthetic cohort must agree on with its plan, per task.
+SYNTHETIC_PLAN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cross_sectional": PLAN_COLUMNS,
+    "new_lesions": ("case_id", "split", *(time_point_column(m, t) for m in ("flair", "t1") for t in TIME_POINTS)),
+}
+
+
+def import_synthetic_cohort(config: Mapping[str, Any], root: str | Path) -> CaseSheet:
+    """The synthetic cohort the workflow wrote under ``root``, read back with the importer of its
+    layout (MS-SEG 2016; MSSEG-2 for ``task: new_lesions``) and checked against its plan.
+
+    The MSSEG-2 layout records no center or scanner: the plan's (the follow-up visit's, see
+    :func:`synthetic_longitudinal_sheet`) are kept.
+    """
+    planned = cohort_from_config(config)
+    if planned.task == "new_lesions":
+        found = import_msseg2(root, centers=dict(zip(planned.cases["case_id"], planned.cases["center"], strict=True)))
+        plan = planned.cases.set_index("case_id")
+        for column in ("scanner", "field_strength"):
+            found.cases[column] = found.cases["case_id"].map(plan[column])
+    else:
+        found = import_msseg2016(root, centers=centers_from_config(config))
+    imported = validate_case_sheet(found, required_modalities=config["modalities"]["required"])
+    return check_against_plan(imported, planned, root=root, columns=SYNTHETIC_PLAN_COLUMNS[planned.task])

@@ -26,6 +26,9 @@ BENCHMARKS = "benchmarks/results"
 #: Root of the synthetic cohort (MS-SEG 2016 layout below it; truth under ``truth/``).
 SYNTHETIC_ROOT = f"{RESULTS}/cohort/synthetic"
 SYNTHETIC_ANATOMY = f"{RESULTS}/cohort/synthetic_anatomy.npz"
+#: Root of the synthetic longitudinal cohort of ``task: new_lesions`` (MSSEG-2 layout below it:
+#: ``Training|Testing/<patient>/``; truth under ``truth/<patient>/``).
+SYNTHETIC_LONGITUDINAL_ROOT = f"{RESULTS}/cohort/synthetic_longitudinal"
 COHORT_CASES = f"{RESULTS}/cohort/cases.tsv"
 COHORT_RATERS = f"{RESULTS}/cohort/raters.tsv"
 COHORT_OVERVIEW = f"{RESULTS}/figures/cohort_overview.png"
@@ -44,6 +47,12 @@ def synthetic_case_file(name: str, case_dir: str = "{case_dir}") -> str:
     """A file the generator writes in a case's MS-SEG folder, e.g. ``Raw_Data/3DFLAIR.nii.gz``
     (``case_dir``: ``<Training|Testing>/Center_<nn>/Patient_<nn>``)."""
     return synthetic_file(f"{case_dir}/{name}")
+
+
+def synthetic_longitudinal_file(relative: str) -> str:
+    """A file of the synthetic longitudinal cohort, from its path relative to
+    :data:`SYNTHETIC_LONGITUDINAL_ROOT`."""
+    return f"{SYNTHETIC_LONGITUDINAL_ROOT}/{relative}"
 
 
 def qc_case(case: str = "{case}") -> str:
@@ -192,6 +201,9 @@ NEW_LESION_LEADERBOARD = f"{RANKING_DIR}/new_lesion_leaderboard.tsv"
 NEW_LESION_LEADERBOARD_MD = f"{RANKING_DIR}/new_lesion_leaderboard.md"
 #: Lesions each method reports on the cases without new lesions (MSSEG-2's false-positive count).
 NEW_LESION_EMPTY_FIGURE = f"{RANKING_DIR}/figures/new_lesion_empty_cases.png"
+#: Share of the reference new lesions each method and rater detects, by lesion volume.
+NEW_LESION_DETECTION_BY_SIZE = f"{RANKING_DIR}/new_lesion_detection_by_size.tsv"
+NEW_LESION_SIZE_FIGURE = f"{RANKING_DIR}/figures/new_lesion_detection_by_size.png"
 
 
 def visit_case(case: str = "{case}", visit: str = "{visit}") -> str:
@@ -210,6 +222,12 @@ def new_lesion_metrics_case(case: str = "{case}") -> str:
     """MSSEG-2 metric rows of one two-visit case (every entry against the consensus; raters
     against their leave-one-out fusion)."""
     return f"{RESULTS}/metrics/new_lesions/{case}.tsv"
+
+
+def new_lesion_detections_case(case: str = "{case}") -> str:
+    """Every reference new lesion of one two-visit case, its volume and whether each entry
+    detected it (methods against the consensus, raters against their leave-one-out fusion)."""
+    return f"{RESULTS}/metrics/new_lesion_detections/{case}.tsv"
 
 
 # --- logs and benchmarks ---------------------------------------------------------------------
