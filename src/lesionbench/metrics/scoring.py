@@ -293,47 +293,23 @@ def case_rows(
     rows: list[dict[str, object]] = []
     case = info.case_id
     for name, mask in raters.items():
+        # a rater's references, in the table's order: the consensus and every other rater (when
+        # the consensus is not fused from these raters), the truth, its leave-one-out fusion
+        rater_refs: list[tuple[str, np.ndarray]] = []
         if raters_against_consensus:
-            rows += score_entry(
-                info,
-                entry=name,
-                kind="rater",
-                reference_name=consensus_name,
-                reference=consensus,
-                prediction=mask,
-                spacing=spacing,
-                parameters=parameters,
-            )
-            for other, other_mask in raters.items():
-                if other != name:
-                    rows += score_entry(
-                        info,
-                        entry=name,
-                        kind="rater",
-                        reference_name=rater_reference_label(other),
-                        reference=other_mask,
-                        prediction=mask,
-                        spacing=spacing,
-                        parameters=parameters,
-                    )
+            rater_refs.append((consensus_name, consensus))
+            rater_refs += [(rater_reference_label(o), m) for o, m in raters.items() if o != name]
         if truth is not None:
-            rows += score_entry(
-                info,
-                entry=name,
-                kind="rater",
-                reference_name=TRUTH_REFERENCE,
-                reference=truth,
-                prediction=mask,
-                spacing=spacing,
-                parameters=parameters,
-            )
+            rater_refs.append((TRUTH_REFERENCE, truth))
         if name in loo:
+            rater_refs.append((LOO_REFERENCE, loo[name]))
+        for ref_name, ref in rater_refs:
             rows += score_entry(
                 info,
                 entry=name,
                 kind="rater",
-                reference_name=LOO_REFERENCE,
-                reference=loo[name],
+                reference_name=ref_name,
+                reference=ref,
                 prediction=mask,
                 spacing=spacing,
                 parameters=parameters,
