@@ -7,8 +7,9 @@ import argparse
 import concurrent.futures
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import DEFAULT_SEED
 from ..errors import ConfigError
@@ -50,27 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
-    plans = plan_cohort(args.preset, args.seed, args.raters)
-    if args.cases:
-        known = {p.case_id: p for p in plans}
-        unknown = [c for c in args.cases if c not in known]
-        if unknown:
-            raise ConfigError(
-                f"unknown case id(s) {', '.join(unknown)} for preset {args.preset}; known: {', '.join(known)}"
-            )
-        plans = [known[c] for c in dict.fromkeys(args.cases)]
+    plans = _select(plan_cohort(args.preset, args.seed, args.raters), args.cases, "case_id", "case", args.preset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.jobs == 1 or len(plans) == 1:
-        for plan in plans:
-            generate_case(plan, args.preset, args.raters, out)
-            print(f"synth: {plan.case_id} done", file=sys.stderr)
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(generate_case, plan, args.preset, args.raters, out): plan for plan in plans}
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-                print(f"synth: {futures[future].case_id} done", file=sys.stderr)
+    _generate_all(generate_case, plans, (args.preset, args.raters, out), args.jobs, "synth", "case_id")
     if args.cases:
         # Per-case runs (one Snakemake job per case) must not race on a shared manifest.
         if args.figure:
@@ -142,29 +126,40 @@ def run_longitudinal(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
-    plans = plan_longitudinal(args.preset, args.seed)
-    if args.patients:
-        known = {p.patient_id: p for p in plans}
-        unknown = [c for c in args.patients if c not in known]
-        if unknown:
-            raise ConfigError(
-                f"unknown patient id(s) {', '.join(unknown)} for preset {args.preset}; known: {', '.join(known)}"
-            )
-        plans = [known[c] for c in dict.fromkeys(args.patients)]
+    plans = _select(plan_longitudinal(args.preset, args.seed), args.patients, "patient_id", "patient", args.preset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     call = (args.preset, args.variant, out, args.t1)
-    if args.jobs == 1 or len(plans) == 1:
-        for plan in plans:
-            generate_patient(plan, *call)
-            print(f"synth-longitudinal: {plan.patient_id} done", file=sys.stderr)
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(generate_patient, plan, *call): plan for plan in plans}
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-                print(f"synth-longitudinal: {futures[future].patient_id} done", file=sys.stderr)
+    _generate_all(generate_patient, plans, call, args.jobs, "synth-longitudinal", "patient_id")
     if not args.patients:
         # Per-patient runs (one workflow job each) must not race on the shared sheets.
         write_cohort_sheets(plans, args.preset, args.variant, args.seed, out)
     return 0
+
+
+def _select(plans: Sequence[Any], wanted: Sequence[str] | None, key: str, what: str, preset: str) -> list[Any]:
+    """The plans whose ``key`` (``case_id``, ``patient_id``) is in ``wanted`` (all when empty), in
+    the order asked; an unknown id is a ConfigError listing the known ones."""
+    if not wanted:
+        return list(plans)
+    known = {getattr(p, key): p for p in plans}
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise ConfigError(f"unknown {what} id(s) {', '.join(unknown)} for preset {preset}; known: {', '.join(known)}")
+    return [known[c] for c in dict.fromkeys(wanted)]
+
+
+def _generate_all(
+    generate: Callable[..., object], plans: Sequence[Any], call: tuple[Any, ...], jobs: int, verb: str, key: str
+) -> None:
+    """``generate(plan, *call)`` for every plan, in ``jobs`` processes, printing each one done."""
+    if jobs == 1 or len(plans) == 1:
+        for plan in plans:
+            generate(plan, *call)
+            print(f"{verb}: {getattr(plan, key)} done", file=sys.stderr)
+        return
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(generate, plan, *call): plan for plan in plans}
+        for future in concurrent.futures.as_completed(futures):
+            future.result()
+            print(f"{verb}: {getattr(futures[future], key)} done", file=sys.stderr)
