@@ -18,15 +18,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from lesionbench.consensus.case import (
+from lesionbench.consensus.case import best_method, fuse_case, summarize_truth, truth_table
+from lesionbench.consensus.settings import (
     ConsensusOptions,
-    best_method,
     check_methods,
-    fuse_case,
     method_params,
     needs_brain_mask,
-    summarize_truth,
-    truth_table,
     workflow_methods,
 )
 from lesionbench.errors import ConfigError, ConsensusError

@@ -8,12 +8,16 @@ also those inside functions that run only on some code paths:
 * no two modules define the same top-level UPPER_CASE constant or the same top-level function
   (a short list of per-module entry-point names is allowed);
 * the modules a ``cli.py`` imports at module level, followed transitively, import no numpy,
-  scipy, pandas or other heavy package at module level.
+  scipy, pandas or other heavy package at module level;
+* the modules the workflow imports when it is parsed import no scientific package besides
+  numpy and pandas: Snakemake parses the workflow once per job on a cluster (twice for a job of
+  a group), so a second of scipy imports there is paid by every job.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +30,8 @@ PACKAGE = "lesionbench"
 #: Function names every verb or script-facing module may define for itself: the verb's entry
 #: point (``run``), the sub-parser registration (``add_parser``) and the script's ``main``.
 SHARED_FUNCTION_NAMES = frozenset({"main", "run", "add_parser"})
+
+WORKFLOW = SRC.parent / "workflow"
 
 HEAVY = ("numpy", "scipy", "pandas", "nibabel", "matplotlib", "torch", "SimpleITK", "ants", "sklearn", "monai")
 
@@ -193,10 +199,17 @@ def _cli_modules() -> list[str]:
 def test_cli_modules_import_no_science_at_module_level(cli):
     """Everything a verb module imports when it is loaded (its package ``__init__``s and their
     module-level imports, transitively) imports no heavy package at module level."""
+    heavy = _transitive_heavy([cli])
+    assert heavy == []
+
+
+def _transitive_heavy(roots: list[str]) -> list[str]:
+    """``module: package`` for every heavy package imported at module level by ``roots`` or the
+    modules (and packages) they import at module level, transitively."""
     top = import_graph(top_level_only=True)
     external = import_graph(top_level_only=True, internal=False)
     seen: set[str] = set()
-    todo = [cli]
+    todo = list(roots)
     while todo:
         module = todo.pop()
         if module in seen:
@@ -205,7 +218,28 @@ def test_cli_modules_import_no_science_at_module_level(cli):
         parts = module.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # packages run first
         todo.extend(top[module])
-    heavy = sorted(f"{module}: {name}" for module in seen for name in external[module] if name.split(".")[0] in HEAVY)
+    return sorted(f"{module}: {name}" for module in seen for name in external[module] if name.split(".")[0] in HEAVY)
+
+
+def _workflow_imports() -> list[str]:
+    """The lesionbench modules the Snakefile and the rule files import at their top level."""
+    found: set[str] = set()
+    for path in [WORKFLOW / "Snakefile", *sorted((WORKFLOW / "rules").glob("*.smk"))]:
+        for match in re.finditer(r"^from (lesionbench[\w.]*) import (\([^)]*\)|[\w ,]+)", path.read_text(), re.M):
+            module = match.group(1)
+            found.add(module)
+            names = match.group(2).strip("()").split(",")
+            found |= {f"{module}.{name.split(' as ')[0].strip()}" for name in names} & set(MODULES)
+        found |= set(re.findall(r"^import (lesionbench[\w.]*)", path.read_text(), re.M))
+    return sorted(found)
+
+
+def test_workflow_parse_imports_no_science_beyond_numpy_and_pandas():
+    modules = _workflow_imports()
+    assert "lesionbench.workflow.config" in modules and "lesionbench.consensus.settings" in modules
+    heavy = [
+        entry for entry in _transitive_heavy(modules) if entry.split(": ")[1].split(".")[0] not in ("numpy", "pandas")
+    ]
     assert heavy == []
 
 

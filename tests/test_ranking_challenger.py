@@ -24,7 +24,8 @@ import pytest
 
 import lesionbench.ranking as lr
 from lesionbench.ranking import significance as sig
-from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES, RankingOptions, run_ranking
+from lesionbench.ranking.options import FIGURES, SUMMARY_FIGURES, RankingOptions
+from lesionbench.ranking.pipeline import run_ranking
 
 REF = "consensus_lop-staple"
 DICE = lr.MetricSpec(higher_is_better=True, worst=0.0)

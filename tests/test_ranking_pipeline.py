@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from lesionbench.ranking.demo import demo_metrics_table
-from lesionbench.ranking.pipeline import FIGURES, SUMMARY_FIGURES, RankingOptions, run_ranking
+from lesionbench.ranking.options import FIGURES, SUMMARY_FIGURES, RankingOptions
+from lesionbench.ranking.pipeline import run_ranking
 
 
 def test_every_declared_output_is_written(tmp_path):

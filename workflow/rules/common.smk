@@ -9,10 +9,14 @@ import pandas as pd
 from snakemake.io import Wildcards
 from snakemake.utils import validate
 
-from lesionbench.consensus import case as consensus_case
 from lesionbench.cohort.layout import TIME_POINTS
 from lesionbench.cohort.sheet import required_columns
 from lesionbench.consensus.options import SHIPPED_REFERENCE
+from lesionbench.consensus.settings import (
+    ConsensusOptions,
+    needs_brain_mask,
+    workflow_methods,
+)
 from lesionbench.methods.registry import (
     PRIOR_NAMES,
     RAW_SCHEME,
@@ -116,8 +120,8 @@ OVERLAY_SECOND = PP_MODALITIES[1] if len(PP_MODALITIES) > 1 else "flair"
 
 # Fusions computed per case: consensus.methods plus the reference (names and options checked
 # here, so a bad consensus section fails before any job starts).
-CONSENSUS_METHODS = consensus_case.workflow_methods(config["consensus"])
-CONSENSUS_OPTIONS = consensus_case.ConsensusOptions.from_config(
+CONSENSUS_METHODS = workflow_methods(config["consensus"])
+CONSENSUS_OPTIONS = ConsensusOptions.from_config(
     config["consensus"], on_failure=failure_policy(config, "consensus")
 )
 # consensus.reference: shipped: the case sheet's consensus mask is the ground truth (checked
@@ -555,7 +559,7 @@ def consensus_inputs(wildcards):
         "raters": case_rater_paths(wildcards),
     }
     # the brain mask (and so preprocessing) only when a fusion runs in the brain region
-    if consensus_case.needs_brain_mask(CONSENSUS_METHODS, CONSENSUS_OPTIONS):
+    if needs_brain_mask(CONSENSUS_METHODS, CONSENSUS_OPTIONS):
         inputs["brain_mask"] = brain_mask_of(wildcards.case)
     return inputs
 

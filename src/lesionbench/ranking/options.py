@@ -19,6 +19,21 @@ Aggregate = Literal["mean", "median"]
 SchemeKind = Literal["aggregate-then-rank", "rank-then-aggregate", "test-then-rank"]
 
 
+#: Figures drawn per analysis metric, ``figures/<name>_<metric>.png``.
+FIGURES: tuple[str, ...] = (
+    "dot_boxplot",
+    "podium",
+    "ranking_heatmap",
+    "significance_map",
+    "bootstrap_blob",
+    "vs_lesion_load",
+    "center_heatmap",
+    "methods_vs_raters",
+)
+#: Figures drawn once, ``figures/<name>.png``.
+SUMMARY_FIGURES: tuple[str, ...] = ("kendall_tau_violin", "scheme_lineplot")
+
+
 @dataclass(frozen=True)
 class Scheme:
     """A ranking scheme: its kind, aggregate (``mean``/``median``), and the test settings."""

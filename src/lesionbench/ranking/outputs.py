@@ -15,8 +15,7 @@ from typing import Any
 from ..consensus.options import SHIPPED_REFERENCE
 from ..workflow import paths
 from ..workflow.config import stage_seed
-from .options import RankingOptions
-from .pipeline import FIGURES, SUMMARY_FIGURES
+from .options import FIGURES, SUMMARY_FIGURES, RankingOptions
 
 #: Analysis tables written on every run, and those only written with a bootstrap.
 ANALYSIS_TABLES: tuple[str, ...] = ("ranking", "consensus", "scheme_ranks", "significance", "missing")

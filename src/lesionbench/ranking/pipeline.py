@@ -5,7 +5,7 @@ methods compare with the raters, per center: :mod:`.story`), the challengeR-styl
 tables (``ranking.tsv``, ``consensus.tsv``, ``scheme_ranks.tsv``, ``significance.tsv``,
 ``missing.tsv``; with bootstrap ``bootstrap_summary.tsv``, ``kendall_tau.tsv``,
 ``kendall_tau_summary.tsv``), ``leaderboard_by_<stratum>.tsv`` and, optionally, the figures
-(:data:`FIGURES` per analysis metric, plus the Kendall's tau violins and the scheme line plot).
+(:data:`.options.FIGURES` per analysis metric, plus the Kendall's tau violins and the scheme line plot).
 """
 
 from __future__ import annotations
@@ -22,20 +22,6 @@ from .leaderboard import leaderboard_markdown, mark_sandboxes, msseg_leaderboard
 from .options import RankingOptions
 from .story import demo_story
 from .strata import leaderboard_by_stratum
-
-#: Figures drawn per analysis metric, ``figures/<name>_<metric>.png``.
-FIGURES: tuple[str, ...] = (
-    "dot_boxplot",
-    "podium",
-    "ranking_heatmap",
-    "significance_map",
-    "bootstrap_blob",
-    "vs_lesion_load",
-    "center_heatmap",
-    "methods_vs_raters",
-)
-#: Figures drawn once, ``figures/<name>.png``.
-SUMMARY_FIGURES: tuple[str, ...] = ("kendall_tau_violin", "scheme_lineplot")
 
 
 def run_ranking(table: pd.DataFrame, out: str | Path, options: RankingOptions) -> pd.DataFrame:
