@@ -29,8 +29,10 @@ local_wall=$(( $(date +%s) - start ))
 echo "local wall time: ${local_wall} s"
 
 echo "== SLURM run"
+# The profile's `jobs: 100` stays: Snakemake counts its local rules against --jobs too, so a
+# small limit holds a ready cluster job back while summary tables run on this host.
 TEST_FLAGS=(--slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2
-    --jobs 4 --latency-wait 10)
+    --latency-wait 10)
 # once a second: how many SLURM jobs are pending or running (the seconds with none are the
 # cluster's idle time: the executor's status polling, submission, and the submit host's local rules)
 ( while sleep 1; do echo "$(squeue -h 2>/dev/null | wc -l)"; done ) > "$WORK/squeue.trace" &
