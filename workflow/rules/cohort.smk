@@ -170,6 +170,7 @@ rule qc_case:
         label_policy=config["qc"]["label_policy"],
         affine_tolerance_mm=config["qc"]["affine_tolerance_mm"],
         stop_on_failure=QC_STOPS,
+        coregistered=case_coregistered,
     script:
         "../scripts/qc_case.py"
 

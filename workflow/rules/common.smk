@@ -39,6 +39,7 @@ from lesionbench.workflow.config import (
     failure_policy,
     required_modalities,
     stage_seed,
+    visits_to_coregister,
 )
 
 # This workflow's own source folder (workflow/rules). workflow.basedir is the folder of the
@@ -86,13 +87,20 @@ VISIT_OF = (
     if NEW_LESIONS
     else {}
 )
+# The two-visit cases whose first visit is registered rigidly onto the second visit's grid
+# before preprocessing (new_lesions.coregister; decided here from the config and the NIfTI
+# headers): that visit is preprocessed from paths.coregistered_visit, and input QC flags the
+# grid difference instead of failing.
+COREGISTERED = set(visits_to_coregister(config, SHEET))
 if SYNTHETIC_LONGITUDINAL:
     from lesionbench.synth.longitudinal_plan import (
         patient_dir,
         patient_files,
         plan_longitudinal,
     )
-    from lesionbench.workflow.config import SYNTHETIC_LONGITUDINAL_VARIANT
+    from lesionbench.workflow.config import longitudinal_variant
+
+    SYNTHETIC_LONGITUDINAL_VARIANT = longitudinal_variant(config)
 
 SYNTH_FILES = {}
 if SYNTHETIC:
@@ -202,6 +210,8 @@ def case_images(wildcards):
     visit of a two-visit case, that visit's images by modality."""
     if wildcards.case in VISIT_OF:
         case, visit = VISIT_OF[wildcards.case]
+        if case in COREGISTERED and visit == TIME_POINTS[0]:
+            return {m: paths.coregistered_visit(case, m) for m in PP_MODALITIES}
         found = {m: SHEET.path(case, f"{m}_{visit}") for m in PP_MODALITIES}
         return {m: str(p) for m, p in found.items() if p is not None}
     images, _ = SHEET.qc_inputs(wildcards.case)
@@ -249,6 +259,12 @@ def qc_params(wildcards):
         "images": {m: (str(p) if p is not None else None) for m, p in images.items()},
         "masks": {r: (str(p) if p is not None else None) for r, p in masks.items()},
     }
+
+
+def case_coregistered(wildcards):
+    """Whether the workflow co-registers the case's visits (input QC then flags, not fails,
+    visits on two grids)."""
+    return wildcards.case in COREGISTERED
 
 
 def case_rater_names(wildcards):
@@ -982,6 +998,23 @@ def metrics_failure_tables(wildcards):
 # ---------------------------------------------------------------------------------------------
 # The new-lesion track
 # ---------------------------------------------------------------------------------------------
+
+
+def coregister_inputs(wildcards):
+    """A case's raw baseline images of the preprocessed modalities (FLAIR, and T1 when
+    required) and its follow-up FLAIR (``followup``)."""
+    case, (baseline, followup) = wildcards.case, TIME_POINTS
+    inputs = {m: str(SHEET.path(case, f"{m}_{baseline}")) for m in PP_MODALITIES}
+    inputs["followup"] = str(SHEET.path(case, f"flair_{followup}"))
+    return inputs
+
+
+def coregistered_outputs():
+    """Named outputs of coregister_visits (patterns of {case}): the baseline's preprocessed
+    modalities on the follow-up grid and the record."""
+    outputs = {m: paths.coregistered_visit(name=m) for m in PP_MODALITIES}
+    outputs["record"] = paths.coregistered_visit(name="record")
+    return outputs
 
 
 def visit_brain_masks(wildcards):

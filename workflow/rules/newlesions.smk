@@ -10,6 +10,35 @@ localrules:
     new_lesion_detection_by_size,
 
 
+# A case whose visits lie on two grids (COREGISTERED, new_lesions.coregister): its baseline's
+# images registered rigidly onto the follow-up FLAIR's grid, where the raters' masks lie; the
+# baseline visit is preprocessed from these (case_images).
+rule coregister_visits:
+    input:
+        unpack(coregister_inputs),
+    output:
+        **coregistered_outputs(),
+    log:
+        paths.log("coregister_visits/{case}"),
+    benchmark:
+        paths.benchmark("coregister_visits/{case}")
+    group:
+        GROUP_CASE_PREP
+    conda:
+        "../envs/ants.yaml"
+    threads: PP_THREADS
+    resources:
+        mem_mb=scaled_mem(3000),
+        runtime=scaled_runtime(10),
+    params:
+        modalities=PP_MODALITIES,
+        settings=PP,
+        seed=stage_seed(config, "preprocess"),
+        deterministic=PP["deterministic"],
+    script:
+        "../scripts/coregister_visits.py"
+
+
 rule fuse_brain_mask:
     input:
         masks=visit_brain_masks,

@@ -15,6 +15,7 @@ def main(smk):
         required=smk.params.required,
         label_policy=smk.params.label_policy,
         affine_tolerance_mm=float(smk.params.affine_tolerance_mm),
+        coregistered=bool(smk.params.coregistered),
     )
     error = first_error(records)
     if error is not None and smk.params.stop_on_failure:

@@ -46,7 +46,8 @@ QC_COLUMNS: tuple[str, ...] = (
 
 @dataclass
 class QCRecord:
-    """One file of one case. ``status`` is ``ok``, ``fail`` or ``absent`` (optional and not given)."""
+    """One file of one case. ``status`` is ``ok``, ``fail``, ``absent`` (optional and not given) or
+    ``flag`` (usable, with a note in ``problem``: visits on two grids that the workflow co-registers)."""
 
     case_id: str
     role: str
@@ -204,7 +205,45 @@ class TimePointGrids:
         return not self.same_grid
 
 
-def describe_time_point_difference(time01: Volume, time02: Volume, atol_mm: float) -> str:
+@dataclass(frozen=True)
+class Grid:
+    """A NIfTI file's voxel grid read from its header alone (no voxel data): what
+    :func:`describe_time_point_difference` compares."""
+
+    shape: tuple[int, ...]
+    affine: np.ndarray
+    path: str | None = None
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        from nibabel.affines import voxel_sizes
+
+        return tuple(float(v) for v in voxel_sizes(self.affine))
+
+
+def header_grid(path: str | Path, *, case: str | None = None) -> Grid:
+    """The grid of a NIfTI file from its header (:class:`~lesionbench.errors.MissingFileError`
+    naming the case and the file when it does not exist)."""
+    import nibabel as nib
+
+    if not Path(path).is_file():
+        raise MissingFileError("file does not exist", case=case, path=path)
+    image = cast(nib.Nifti1Image, nib.load(str(path)))  # reads the header; voxels only when asked for
+    shape = tuple(int(n) for n in image.shape)
+    if len(shape) > 3 and all(n == 1 for n in shape[3:]):
+        shape = shape[:3]  # as load_volume reads it
+    return Grid(shape, np.asarray(image.affine, float), str(path))
+
+
+def header_time_point_difference(
+    path1: str | Path, path2: str | Path, *, atol_mm: float = AFFINE_TOLERANCE_MM, case: str | None = None
+) -> str:
+    """:func:`describe_time_point_difference` of two visits' files from their headers only (cheap
+    enough for a workflow's parse): "" when they lie on one grid."""
+    return describe_time_point_difference(header_grid(path1, case=case), header_grid(path2, case=case), atol_mm)
+
+
+def describe_time_point_difference(time01: Volume | Grid, time02: Volume | Grid, atol_mm: float) -> str:
     """How the grid of ``time02`` differs from that of ``time01`` ("" when it does not): shape,
     then voxel spacing, then the affine beyond ``atol_mm``."""
     if time01.shape != time02.shape:
@@ -244,18 +283,30 @@ def check_time_points(
     return TimePointGrids(case_id=case_id, same_grid=not problem, problem=problem)
 
 
-def time_point_record(case_id: str, path1: Path, path2: Path, *, atol_mm: float = AFFINE_TOLERANCE_MM) -> QCRecord:
+def time_point_record(
+    case_id: str, path1: Path, path2: Path, *, atol_mm: float = AFFINE_TOLERANCE_MM, coregistered: bool = False
+) -> QCRecord:
     """The visits' grid check as one QC row (role ``time_points``), for :func:`inspect_case`'s
-    table: ``fail`` with the :class:`GridMismatchError` when the grids differ or a visit does not open."""
+    table: ``fail`` with the :class:`GridMismatchError` when the grids differ or a visit does not
+    open; with ``coregistered`` (the workflow brings the first visit onto the second's grid) grids
+    that differ are a ``flag`` saying how, not a failure."""
     record = QCRecord(case_id=case_id, role="time_points", path=str(path2))
     try:
         first = load_volume(path1, case=case_id)
         second = load_volume(path2, case=case_id)
-        check_time_points(case_id, first, second, atol_mm=atol_mm)
+        grids = check_time_points(
+            case_id, first, second, atol_mm=atol_mm, on_mismatch="flag" if coregistered else "stop"
+        )
     except InputError as exc:
         record.status, record.error_kind, record.problem, record.error = "fail", exc.kind, exc.problem, exc
         return record
     _describe_geometry(record, second, _on_disk_dtype(path2))
+    if grids.needs_coregistration:
+        record.status = "flag"
+        record.problem = (
+            f"the two visits are not on one grid ({grids.problem}); "
+            "the first visit is co-registered rigidly onto the second's grid"
+        )
     return record
 
 
@@ -268,11 +319,13 @@ def inspect_task_case(
     required: Iterable[str] = ("flair",),
     label_policy: LabelPolicy = "binary",
     affine_tolerance_mm: float = AFFINE_TOLERANCE_MM,
+    coregistered: bool = False,
 ) -> list[QCRecord]:
     """:func:`inspect_case` for a case of ``task``: a ``new_lesions`` case's masks are checked on
     its second visit's grid and a ``time_points`` row (:func:`time_point_record`) follows its
-    images, so a second visit off the first one's grid is the first problem reported. ``required``
-    are sheet columns (``flair_time01``, ``flair_time02`` for a two-visit case)."""
+    images, so a second visit off the first one's grid is the first problem reported, unless the
+    case is ``coregistered`` (then it is flagged). ``required`` are sheet columns
+    (``flair_time01``, ``flair_time02`` for a two-visit case)."""
     two_visits = task == "new_lesions"
     records = inspect_case(
         case_id,
@@ -285,5 +338,8 @@ def inspect_task_case(
     )
     first, second = images.get("flair_time01"), images.get("flair_time02")
     if two_visits and first is not None and second is not None:
-        records.insert(len(images), time_point_record(case_id, first, second, atol_mm=affine_tolerance_mm))
+        records.insert(
+            len(images),
+            time_point_record(case_id, first, second, atol_mm=affine_tolerance_mm, coregistered=coregistered),
+        )
     return records

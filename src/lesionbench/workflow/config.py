@@ -193,17 +193,68 @@ def synthetic_sheet(preset: str, seed: int, n_raters: int, root: str | Path = SY
     )
 
 
-#: The variant of the synthetic longitudinal cohort the workflow writes: both visits on one grid
-#: (MSSEG-2's ``*_on_middle_space`` files), as the workflow's two-visit QC requires.
+#: The default variant of the synthetic longitudinal cohort the workflow writes
+#: (``synthetic.longitudinal_variant``): both visits on one grid (MSSEG-2's
+#: ``*_on_middle_space`` files); ``raw`` writes each visit on its own grid.
 SYNTHETIC_LONGITUDINAL_VARIANT = "middle"
+
+#: ``new_lesions.coregister``: when the workflow brings a case's first visit onto its second
+#: visit's grid: ``auto`` (when their grids differ), ``always`` or ``never`` (visits on two
+#: grids then stop the run at input QC). The default first.
+COREGISTER_MODES: tuple[str, ...] = ("auto", "always", "never")
+
+
+def longitudinal_variant(config: Mapping[str, Any]) -> str:
+    """The variant of the synthetic longitudinal cohort a config asks for (``middle`` or ``raw``)."""
+    return str((config.get("synthetic") or {}).get("longitudinal_variant", SYNTHETIC_LONGITUDINAL_VARIANT))
+
+
+def visits_to_coregister(config: Mapping[str, Any], sheet: CaseSheet) -> list[str]:
+    """The cases of a ``new_lesions`` run whose first visit the workflow co-registers onto the
+    second visit's grid (``new_lesions.coregister``, :data:`COREGISTER_MODES`); none in another task.
+
+    ``auto`` decides at parse time: on the synthetic cohort, which is not written yet, from its
+    variant (``raw``: every case); otherwise from the two FLAIRs' NIfTI headers (shape, spacing,
+    affine within ``qc.affine_tolerance_mm``; no voxel is read). A visit whose file is missing is
+    left to input QC, which reports it.
+    """
+    if str(config.get("task", "cross_sectional")) != "new_lesions":
+        return []
+    mode = str((config.get("new_lesions") or {}).get("coregister", COREGISTER_MODES[0]))
+    if mode not in COREGISTER_MODES:
+        raise ConfigError(f"new_lesions.coregister is {mode!r}; choose one of {', '.join(COREGISTER_MODES)}")
+    cases = list(sheet.case_ids)
+    if mode != "auto":
+        return cases if mode == "always" else []
+    if (config.get("dataset") or {}).get("source", "synthetic") == "synthetic":
+        return cases if longitudinal_variant(config) == "raw" else []
+    from ..cohort.qc import header_time_point_difference
+    from ..errors import InputError
+
+    atol = float((config.get("qc") or {}).get("affine_tolerance_mm", 1e-3))
+    chosen = []
+    for case in cases:
+        first, second = sheet.path(case, "flair_time01"), sheet.path(case, "flair_time02")
+        if first is None or second is None:
+            continue
+        try:
+            if header_time_point_difference(first, second, atol_mm=atol, case=case):
+                chosen.append(case)
+        except InputError:
+            continue
+    return chosen
 
 
 def synthetic_longitudinal_sheet(
-    preset: str, seed: int, t1: bool = False, root: str | Path = SYNTHETIC_LONGITUDINAL_ROOT
+    preset: str,
+    seed: int,
+    t1: bool = False,
+    root: str | Path = SYNTHETIC_LONGITUDINAL_ROOT,
+    variant: str = SYNTHETIC_LONGITUDINAL_VARIANT,
 ) -> CaseSheet:
     """The planned synthetic longitudinal cohort (``task: new_lesions``) as a two-visit sheet
     whose paths are where :func:`lesionbench.synth.generate_patient` writes (MSSEG-2 layout,
-    :data:`SYNTHETIC_LONGITUDINAL_VARIANT`). A patient's center, scanner and field strength are
+    ``variant``: ``middle`` or ``raw``). A patient's center, scanner and field strength are
     those of its follow-up visit (``center_time02``), the visit whose grid the new lesions are
     delineated and scored on; the raters are MSSEG-2's ``expert1..N`` (N from the preset)."""
     from ..synth.longitudinal_plan import get_longitudinal_preset, patient_files, plan_longitudinal
@@ -211,7 +262,7 @@ def synthetic_longitudinal_sheet(
     n_raters = get_longitudinal_preset(preset).n_raters
     rows, raters = [], []
     for plan in plan_longitudinal(preset, seed):
-        files = patient_files(plan, SYNTHETIC_LONGITUDINAL_VARIANT, n_raters, t1=t1)
+        files = patient_files(plan, variant, n_raters, t1=t1)
         center = MSSEG2016_CENTERS[plan.center_time02]
         rows.append(
             {
@@ -300,7 +351,9 @@ def cohort_from_config(config: Mapping[str, Any]) -> CaseSheet:
     centers = centers_from_config(config)
     if source == "synthetic" and str(config.get("task", "cross_sectional")) == "new_lesions":
         preset = str(config.get("synthetic", {}).get("preset", "demo"))
-        sheet = synthetic_longitudinal_sheet(preset, stage_seed(config, "synthetic"), t1="t1" in required)
+        sheet = synthetic_longitudinal_sheet(
+            preset, stage_seed(config, "synthetic"), t1="t1" in required, variant=longitudinal_variant(config)
+        )
     elif source == "synthetic":
         synth = config.get("synthetic", {})
         sheet = synthetic_sheet(

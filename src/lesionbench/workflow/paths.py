@@ -218,6 +218,13 @@ def fused_brain_mask(case: str = "{case}") -> str:
     return f"{RESULTS}/new_lesions/brain_masks/{case}.nii.gz"
 
 
+def coregistered_visit(case: str = "{case}", name: str = "{modality}") -> str:
+    """A baseline image of a two-visit case co-registered onto its follow-up visit's grid
+    (``name``: a modality, or ``record.json``'s stem ``record``: the transform and its QC)."""
+    suffix = ".json" if name == "record" else ".nii.gz"
+    return f"{RESULTS}/new_lesions/coregistered/{case}/{name}{suffix}"
+
+
 def new_lesion_metrics_case(case: str = "{case}") -> str:
     """MSSEG-2 metric rows of one two-visit case (every entry against the consensus; raters
     against their leave-one-out fusion)."""
