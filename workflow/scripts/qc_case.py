@@ -6,11 +6,9 @@ from lesionbench.workflow.run import run_script
 def main(smk):
     from lesionbench.cohort.qc import first_error, inspect_task_case, records_table
 
-    files = smk.params.files
     records = inspect_task_case(
         smk.wildcards.case,
-        files["images"],
-        files["masks"],
+        **smk.params.files,  # images, masks
         task=smk.params.task,
         required=smk.params.required,
         label_policy=smk.params.label_policy,
