@@ -4,8 +4,9 @@ tiny synthetic longitudinal cohort in the MSSEG-2 layout (patient folders in Tra
 Testing/), imports and QCs it, preprocesses and harmonizes each visit, fuses the brain masks
 and the new-lesion raters, trains and runs the subtraction baseline, the two-visit U-Net and
 their ensemble, scores every test case as MSSEG-2 did and ranks. Also, on a folder written by
-`lesionbench synth-longitudinal` and imported as dataset.source: msseg2: a case whose second
-visit is off the first one's grid stops the run at input QC naming the case and the file."""
+`lesionbench synth-longitudinal` and imported as dataset.source: msseg2 with
+new_lesions.coregister: never: a case whose second visit is off the first one's grid stops the
+run at input QC naming the case and the file."""
 
 from __future__ import annotations
 
@@ -55,10 +56,12 @@ nib.save(nib.Nifti1Image(mask.astype(np.uint8), b.affine), out)
 """
 
 
-def run_workflow(workdir, *targets, msseg2_root=None):
+def run_workflow(workdir, *targets, msseg2_root=None, coregister=None):
     """The tiny track's config plus a command method; with ``msseg2_root``, on that MSSEG-2 folder
-    instead of the embedded cohort."""
+    instead of the embedded cohort; ``coregister``: new_lesions.coregister when given."""
     config = yaml.safe_load((REPO / "tests/configs/new_lesions_tiny.yaml").read_text())
+    if coregister is not None:
+        config["new_lesions"] = {"coregister": coregister}
     if msseg2_root is not None:
         # the MSSEG-2 layout names no center
         config["dataset"] = {"source": "msseg2", "root": str(msseg2_root), "center": "01"}
@@ -155,7 +158,8 @@ def test_a_second_visit_off_the_first_grid_stops_at_input_qc(cohort, tmp_path):
     affine = image.affine.copy()
     affine[:3, 3] += 6.0  # 6 mm off: another grid
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj), affine), str(victim / name))
-    result = run_workflow(tmp_path, "results/qc/inputs.tsv", msseg2_root=moved)
+    # the workflow told not to co-register visits on two grids (new_lesions.coregister: never)
+    result = run_workflow(tmp_path, "results/qc/inputs.tsv", msseg2_root=moved, coregister="never")
     assert result.returncode != 0
     log = result.stdout + result.stderr
     assert f"case {victim.name}" in log and str(victim / name) in log
