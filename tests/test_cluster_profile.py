@@ -67,3 +67,39 @@ def test_slurm_profile_maps_gpu_rules_and_keeps_test_settings_out():
     assert "attempt" in profile["default-resources"]["mem_mb"]
     # settings of the test cluster (no accounting daemon) live in tests/cluster/, not here
     assert not any(key.startswith(("slurm-status", "slurm-init")) for key in profile)
+
+
+def group_jobs(tmp_path: Path) -> list[tuple[str, list[str], set[str]]]:
+    """(group, rules, case wildcards) of every group job in a dry run of ``tiny`` (1 core: each
+    scoring batch holds one case)."""
+    files = [str(REPO / "config" / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]
+    cmd = [*SNAKEMAKE, "-n", "--directory", str(tmp_path), "--cores", "1", "--configfile", *files]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    groups: list[tuple[str, list[str], set[str]]] = []
+    current: tuple[str, list[str], set[str]] | None = None
+    for line in out.splitlines():
+        header = re.match(r"\[[^\]]*\] Group job (\w+)", line)
+        if header:
+            current = (header.group(1), [], set())
+            groups.append(current)
+        elif line.startswith(("[", "Job stats")):
+            current = None  # the next job outside any group, or the summary
+        elif current is not None:
+            rule = re.match(r"\s+(?:local)?rule (\w+):", line)
+            if rule:
+                current[1].append(rule.group(1))
+            current[2].update(re.findall(r"^\s+wildcards: case=([\w-]+)", line))
+    return groups
+
+
+@pytest.mark.slow
+def test_scoring_batches_join_their_cases_group_job(tmp_path):
+    """A training case's scoring (raters against the fusions) runs in its case_prep job; a test
+    case's after inference in its case_eval job: no job of its own on a cluster."""
+    groups = group_jobs(tmp_path)
+    scoring = [(name, cases) for name, rules, cases in groups if "evaluate_batch" in rules]
+    assert len(scoring) == 4, groups
+    for name, cases in scoring:
+        assert len(cases) == 1, groups
+        assert name == ("case_prep" if "_train_" in next(iter(cases)) else "case_eval"), groups
+    assert sorted(name for name, _, _ in groups) == ["case_eval"] * 2 + ["case_prep"] * 4 + ["harmonize"]

@@ -947,11 +947,19 @@ EVALUATION_BATCH_SIZE = batch_size(
     config["metrics"]["batch_size"], len(CASES), evaluation_cores()
 )
 EVALUATION_BATCHES = plan_batches(CASES, EVALUATION_BATCH_SIZE)
-# On a cluster (--jobs large) batches are of a few cases: a batch then joins its cases' case_eval
-# group job, so scoring is not one more round of submission and status polling after inference.
-# Larger batches (a local run of a large cohort) stay out of any group: Snakemake's check of a
-# group grows with the cube of its size.
-GROUP_EVALUATE_BATCH = GROUP_CASE_EVAL if EVALUATION_BATCH_SIZE <= 4 else None
+
+
+def evaluate_batch_group(wildcards):
+    """The job group of a scoring batch. On a cluster (--jobs large) batches are of a few cases:
+    a batch then joins its cases' group job, so scoring is not one more round of submission and
+    status polling. A batch of training cases only scores raters against fusions made in case
+    preparation, so it joins case_prep; a batch with a test case waits for inference, case_eval.
+    Larger batches (a local run of a large cohort) stay out of any group: Snakemake's check of a
+    group grows with the cube of its size."""
+    if EVALUATION_BATCH_SIZE > 4:
+        return None
+    cases = set(EVALUATION_BATCHES[wildcards.batch])
+    return GROUP_CASE_PREP if cases <= TRAIN_CASES else GROUP_CASE_EVAL
 
 
 def evaluation_batch_case_ids(wildcards):

@@ -3,7 +3,7 @@
 # rows: raters against their leave-one-out fusion, methods averaged over all of them),
 # then the long results table. One job scores a batch of cases (evaluation.batch_size; the
 # rows of a case do not depend on its batch), so a large cohort does not pay a job's start-up
-# per case. A batch of a few cases joins its cases' case_eval group (GROUP_EVALUATE_BATCH).
+# per case. A batch of a few cases joins its cases' group (evaluate_batch_group).
 
 
 localrules:
@@ -21,7 +21,7 @@ rule evaluate_batch:
     benchmark:
         paths.benchmark("evaluate_batch/{batch}")
     group:
-        GROUP_EVALUATE_BATCH
+        evaluate_batch_group
     conda:
         "../envs/core.yaml"
     threads: 1
