@@ -29,9 +29,10 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 DEFAULT_JOBS = 144
 #: What the Snakefile must not import while Snakemake parses it (README: "What the Snakemake host
 #: environment needs"): lesionbench's other dependencies and its extras. The dry run below runs
-#: with these blocked, so the host environment needs only Snakemake, lesionbench, numpy, scipy and
-#: pandas to plan the workflow.
+#: with these blocked, so the host environment needs only Snakemake, lesionbench, numpy and pandas
+#: to plan the workflow.
 NOT_AT_PARSE_TIME = (
+    "scipy",
     "nibabel",
     "matplotlib",
     "nilearn",
