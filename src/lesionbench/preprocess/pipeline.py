@@ -127,6 +127,33 @@ def check_rigid(result: RigidResult, settings: PreprocessSettings, *, case: str,
         )
 
 
+def register_rigid(
+    fixed: np.ndarray,
+    fixed_affine: np.ndarray,
+    moving: Volume,
+    *,
+    outprefix: str | Path,
+    settings: PreprocessSettings,
+    case: str,
+) -> RigidResult:
+    """:func:`.registration.estimate_rigid` of ``moving`` onto ``fixed`` with the preprocessing's
+    settings (resolution, iterations, seed), then :func:`check_rigid` on the result."""
+    result = estimate_rigid(
+        fixed,
+        fixed_affine,
+        moving.data,
+        moving.affine,
+        outprefix=outprefix,
+        work_mm=settings.registration_mm,
+        seed=settings.seed,
+        iterations=settings.rigid_iterations,
+        case=case,
+        moving_path=moving.path,
+    )
+    check_rigid(result, settings, case=case, path=moving.path)
+    return result
+
+
 def preprocess_case(
     images: Mapping[str, Volume],
     *,
@@ -157,19 +184,9 @@ def preprocess_case(
             rigid[modality] = RigidResult(fixed_to_moving=shared.fixed_to_moving, transform_file=str(copy))
             on_flair[modality] = resample_rigid(vol.data, vol.affine, shared.fixed_to_moving, shape, affine, order=1)
             continue
-        result = estimate_rigid(
-            flair.data,
-            affine,
-            vol.data,
-            vol.affine,
-            outprefix=transforms_dir / f"{modality}_to_flair_",
-            work_mm=settings.registration_mm,
-            seed=settings.seed,
-            iterations=settings.rigid_iterations,
-            case=case,
-            moving_path=vol.path,
+        result = register_rigid(
+            flair.data, affine, vol, outprefix=transforms_dir / f"{modality}_to_flair_", settings=settings, case=case
         )
-        check_rigid(result, settings, case=case, path=vol.path)
         rigid[modality] = by_grid[grid_key] = result
         on_flair[modality] = resample_rigid(vol.data, vol.affine, result.fixed_to_moving, shape, affine, order=1)
     timings["coregistration"] = time.perf_counter() - start

@@ -3,7 +3,7 @@
 MSSEG-2 scores new lesions on the follow-up visit's grid, where the raters' masks lie. When a
 cohort delivers each visit in its own acquisition geometry, the baseline FLAIR is registered
 rigidly onto the follow-up FLAIR with the intra-subject rigid registration of preprocessing
-(:func:`.registration.estimate_rigid`: ANTs, Mattes MI, one thread and a fixed seed when the
+(:func:`.pipeline.register_rigid`: ANTs, Mattes MI, one thread and a fixed seed when the
 caller asks for them) and the baseline's images (FLAIR, and T1 when given, through the same
 world transform: a session's series share the scanner's frame up to head motion, which the
 visit's own preprocessing then corrects) are resampled once, linearly, onto the follow-up grid.
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ..io import Volume, load_volume, save_volume
-from .pipeline import PreprocessSettings, check_rigid, require_modalities
+from .pipeline import PreprocessSettings, register_rigid, require_modalities
 from .quality import normalized_mutual_information
-from .registration import configure_itk, estimate_rigid
+from .registration import configure_itk
 from .spatial import resample_rigid
 
 
@@ -65,19 +65,9 @@ def coregister_visits(
     shape, affine = followup_flair.shape, np.asarray(followup_flair.affine, float)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
-        result = estimate_rigid(
-            followup_flair.data,
-            affine,
-            flair.data,
-            flair.affine,
-            outprefix=folder / "time01_to_time02_",
-            work_mm=settings.registration_mm,
-            seed=settings.seed,
-            iterations=settings.rigid_iterations,
-            case=case,
-            moving_path=flair.path,
+        result = register_rigid(
+            followup_flair.data, affine, flair, outprefix=folder / "time01_to_time02_", settings=settings, case=case
         )
-    check_rigid(result, settings, case=case, path=flair.path)
     images = {
         modality: resample_rigid(vol.data, vol.affine, result.fixed_to_moving, shape, affine, order=1)
         for modality, vol in baseline.items()
