@@ -184,7 +184,7 @@ def test_subtraction_jobs_train_then_predict_and_score_as_msseg2(tmp_path):
     from lesionbench.methods.newlesion_jobs import (
         infer_subtraction_case,
         read_subtraction_model,
-        score_new_lesion_case,
+        score_new_lesion_case_tables,
         train_subtraction,
     )
     from lesionbench.ranking.table import validate_metrics_table
@@ -211,7 +211,7 @@ def test_subtraction_jobs_train_then_predict_and_score_as_msseg2(tmp_path):
         )
         assert read_status(folders[key])["status"] == "ok"
         assert load_mask(folders[key] / "mask.nii.gz").data.shape == SHAPE
-        table = score_new_lesion_case(
+        table, _ = score_new_lesion_case_tables(
             case.case,
             reference=files["label"],
             reference_name="consensus",

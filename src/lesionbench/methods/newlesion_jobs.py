@@ -119,28 +119,6 @@ def infer_subtraction_case(
     write_prediction(output, outcome, affine.get("flair"), method=name, case=case)
 
 
-def score_new_lesion_case(
-    case: str,
-    *,
-    reference: str | Path,
-    reference_name: str,
-    predictions: Mapping[str, tuple[str, str | Path]],
-    raters: Mapping[str, tuple[str | Path, str | Path]] | None = None,
-    rater_reference_name: str = "loo",
-    fields: Mapping[str, object] | None = None,
-) -> pd.DataFrame:
-    """The long-table rows of one two-visit case (:func:`score_new_lesion_case_tables`)."""
-    return score_new_lesion_case_tables(
-        case,
-        reference=reference,
-        reference_name=reference_name,
-        predictions=predictions,
-        raters=raters,
-        rater_reference_name=rater_reference_name,
-        fields=fields,
-    )[0]
-
-
 #: Columns of a case's table of reference new lesions and their detection by each entry.
 DETECTION_COLUMNS: tuple[str, ...] = ("case_id", "entry", "entry_kind", "reference", "lesion", "volume_mm3", "detected")
 
@@ -212,10 +190,10 @@ def score_new_lesion_case_files(
     output: str | Path,
     detections_output: str | Path | None = None,
 ) -> None:
-    """:func:`score_new_lesion_case` from the workflow's files, written as a TSV: ``entries``
+    """:func:`score_new_lesion_case_tables` from the workflow's files, its rows written as a TSV: ``entries``
     (name, kind) with their prediction folders in the same order; each rater scored against the
     fusion of the others (``<loo_dir>/<rater>.nii.gz``, reference ``loo``). With
-    ``detections_output``, also the detection rows of :func:`score_new_lesion_case_tables`."""
+    ``detections_output``, also its detection rows."""
     if len(entries) != len(prediction_dirs) or len(raters) != len(rater_masks):
         raise ValueError("score_new_lesion_case_files needs one folder per entry and one mask per rater")
     table, detections = score_new_lesion_case_tables(
